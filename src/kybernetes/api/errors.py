@@ -1,0 +1,164 @@
+"""Kubernetes ``Status`` errors.
+
+Every failure a client sees is a ``metav1.Status`` with the HTTP code, reason and (for 422) field
+causes that upstream's ``k8s.io/apimachinery/pkg/api/errors`` would produce. Raise ``StatusError``
+anywhere below the HTTP layer; the apiserver turns it into a response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One field-level cause of an Invalid error (``details.causes[]``)."""
+
+    field: str
+    message: str
+    reason: str = "FieldValueInvalid"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message, "field": self.field}
+
+
+@dataclass
+class StatusError(Exception):
+    """An error that maps one-to-one onto a Kubernetes Status response."""
+
+    code: int
+    reason: str
+    message: str
+    name: str | None = None
+    group: str | None = None
+    kind: str | None = None
+    causes: list[Cause] = field(default_factory=list)
+    retry_after_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def to_status(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.name is not None:
+            details["name"] = self.name
+        if self.group:
+            details["group"] = self.group
+        if self.kind is not None:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = [c.to_dict() for c in self.causes]
+        if self.retry_after_seconds is not None:
+            details["retryAfterSeconds"] = self.retry_after_seconds
+        status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if details:
+            status["details"] = details
+        return status
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def not_found(resource: str, name: str, group: str = "") -> StatusError:
+    return StatusError(
+        404,
+        "NotFound",
+        f'{_qualified(resource, group)} "{name}" not found',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def already_exists(resource: str, name: str, group: str = "") -> StatusError:
+    return StatusError(
+        409,
+        "AlreadyExists",
+        f'{_qualified(resource, group)} "{name}" already exists',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def conflict(resource: str, name: str, detail: str, group: str = "") -> StatusError:
+    return StatusError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {detail}',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> StatusError:
+    """422 Invalid, message formatted like upstream's ``NewInvalid``."""
+    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    if len(parts) == 1:
+        joined = parts[0]
+    else:
+        joined = "[" + ", ".join(parts) + "]"
+    qualified = f"{kind}.{group}" if group else kind
+    return StatusError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {joined}',
+        name=name,
+        group=group,
+        kind=kind,
+        causes=causes,
+    )
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def method_not_allowed(message: str) -> StatusError:
+    return StatusError(405, "MethodNotAllowed", message)
+
+
+def not_acceptable(message: str) -> StatusError:
+    return StatusError(406, "NotAcceptable", message)
+
+
+def unsupported_media_type(message: str) -> StatusError:
+    return StatusError(415, "UnsupportedMediaType", message)
+
+
+def too_large(message: str = "the request entity is too large") -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", message)
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(410, "Expired", message)
+
+
+def forbidden(resource: str, name: str, message: str, group: str = "") -> StatusError:
+    return StatusError(
+        403,
+        "Forbidden",
+        f'{_qualified(resource, group)} "{name}" is forbidden: {message}',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def internal(message: str = "an internal error occurred") -> StatusError:
+    return StatusError(500, "InternalError", message)
+
+
+def timeout(message: str) -> StatusError:
+    return StatusError(504, "Timeout", message)

@@ -1,0 +1,358 @@
+"""The resource registry, as data.
+
+Each served resource is one ``ResourceInfo`` row: group/version/kind, REST names, scope, verbs,
+subresources, short names and categories. Discovery, routing, OpenAPI, protobuf decoding and Table
+printing all read this table, so adding a built-in type is one entry here (plus, optionally, a strategy
+in ``apiserver/registry``). Custom resources are added at run time from CRDs through ``Registry.add``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+READ_VERBS = ("get", "list", "watch")
+
+
+@dataclass(frozen=True)
+class SubresourceInfo:
+    name: str  # "status", "scale", "binding", "log", ...
+    kind: str  # response kind
+    group: str = ""  # response group ("" for the parent's group)
+    version: str = ""  # response version ("" for the parent's version)
+    verbs: tuple[str, ...] = ("get", "patch", "update")
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[SubresourceInfo, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    # Definition name in the OpenAPI schemas ("io.k8s.api.core.v1.Pod"); None for custom resources.
+    schema_name: str | None = None
+    # Generation is bumped on spec changes only for types with a spec/status split.
+    has_status: bool = True
+    custom: bool = False
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_resource(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def subresource(self, name: str) -> SubresourceInfo | None:
+        for sub in self.subresources:
+            if sub.name == name:
+                return sub
+        return None
+
+
+_STATUS = SubresourceInfo("status", "")  # kind "" means "the parent's kind"
+_SCALE = SubresourceInfo("scale", "Scale", group="autoscaling", version="v1")
+
+
+def _core(kind: str, plural: str, namespaced: bool = True, **kw: object) -> ResourceInfo:
+    return ResourceInfo(
+        group="",
+        version="v1",
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        schema_name=f"io.k8s.api.core.v1.{kind}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _grp(
+    group: str, version: str, kind: str, plural: str, pkg: str, namespaced: bool = True, **kw: object
+) -> ResourceInfo:
+    return ResourceInfo(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        schema_name=f"io.k8s.api.{pkg}.{version}.{kind}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
+    _core(
+        "Namespace",
+        "namespaces",
+        namespaced=False,
+        short_names=("ns",),
+        subresources=(_STATUS, SubresourceInfo("finalize", "", verbs=("update",))),
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+    ),
+    _core(
+        "Pod",
+        "pods",
+        short_names=("po",),
+        categories=("all",),
+        subresources=(
+            _STATUS,
+            SubresourceInfo("binding", "Binding", verbs=("create",)),
+            SubresourceInfo("eviction", "Eviction", group="policy", version="v1", verbs=("create",)),
+            SubresourceInfo("log", "Pod", verbs=("get",)),
+            SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
+            SubresourceInfo("attach", "PodAttachOptions", verbs=("create", "get")),
+            SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
+            SubresourceInfo("ephemeralcontainers", "", verbs=("get", "patch", "update")),
+        ),
+    ),
+    _core("Node", "nodes", namespaced=False, short_names=("no",), subresources=(_STATUS,)),
+    _core(
+        "Service",
+        "services",
+        short_names=("svc",),
+        categories=("all",),
+        subresources=(_STATUS,),
+        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+    ),
+    _core("Endpoints", "endpoints", short_names=("ep",), has_status=False),
+    _core("ConfigMap", "configmaps", short_names=("cm",), has_status=False),
+    _core("Secret", "secrets", has_status=False),
+    _core("Event", "events", short_names=("ev",), has_status=False),
+    _core("ServiceAccount", "serviceaccounts", short_names=("sa",), has_status=False),
+    _core(
+        "PersistentVolume",
+        "persistentvolumes",
+        namespaced=False,
+        short_names=("pv",),
+        subresources=(_STATUS,),
+    ),
+    _core("PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), subresources=(_STATUS,)),
+    _core("ResourceQuota", "resourcequotas", short_names=("quota",), subresources=(_STATUS,)),
+    _core("LimitRange", "limitranges", short_names=("limits",), has_status=False),
+    _core("PodTemplate", "podtemplates", has_status=False),
+    _core(
+        "ReplicationController",
+        "replicationcontrollers",
+        short_names=("rc",),
+        categories=("all",),
+        subresources=(_STATUS, _SCALE),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "apps",
+        short_names=("deploy",),
+        categories=("all",),
+        subresources=(_STATUS, _SCALE),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "apps",
+        short_names=("rs",),
+        categories=("all",),
+        subresources=(_STATUS, _SCALE),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "apps",
+        short_names=("sts",),
+        categories=("all",),
+        subresources=(_STATUS, _SCALE),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "apps",
+        short_names=("ds",),
+        categories=("all",),
+        subresources=(_STATUS,),
+    ),
+    _grp("apps", "v1", "ControllerRevision", "controllerrevisions", "apps", has_status=False),
+    _grp("batch", "v1", "Job", "jobs", "batch", categories=("all",), subresources=(_STATUS,)),
+    _grp(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "batch",
+        short_names=("cj",),
+        categories=("all",),
+        subresources=(_STATUS,),
+    ),
+    _grp("coordination.k8s.io", "v1", "Lease", "leases", "coordination", has_status=False),
+    _grp("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "discovery", has_status=False),
+    _grp("events.k8s.io", "v1", "Event", "events", "events", short_names=("ev",), has_status=False),
+    _grp(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "autoscaling",
+        short_names=("hpa",),
+        categories=("all",),
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "policy",
+        short_names=("pdb",),
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        "scheduling",
+        namespaced=False,
+        short_names=("pc",),
+        has_status=False,
+    ),
+    _grp(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storage",
+        namespaced=False,
+        short_names=("sc",),
+        has_status=False,
+    ),
+    _grp("rbac.authorization.k8s.io", "v1", "Role", "roles", "rbac", has_status=False),
+    _grp("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rbac", has_status=False),
+    _grp(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "rbac",
+        namespaced=False,
+        has_status=False,
+    ),
+    _grp(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "rbac",
+        namespaced=False,
+        has_status=False,
+    ),
+    ResourceInfo(
+        group="apiextensions.k8s.io",
+        version="v1",
+        kind="CustomResourceDefinition",
+        plural="customresourcedefinitions",
+        singular="customresourcedefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        categories=("api-extensions",),
+        subresources=(_STATUS,),
+        schema_name="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    ),
+)
+
+# Group preference order in discovery (upstream lists core groups in this order).
+GROUP_ORDER = (
+    "",
+    "apps",
+    "events.k8s.io",
+    "autoscaling",
+    "batch",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "apiextensions.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+)
+
+
+@dataclass
+class Registry:
+    """All served resources; mutable only to add or remove custom resources."""
+
+    _by_gvr: dict[tuple[str, str, str], ResourceInfo] = field(default_factory=dict)
+
+    @classmethod
+    def builtin(cls) -> Registry:
+        reg = cls()
+        for info in BUILTIN_RESOURCES:
+            reg.add(info)
+        return reg
+
+    def add(self, info: ResourceInfo) -> None:
+        self._by_gvr[(info.group, info.version, info.plural)] = info
+
+    def remove(self, group: str, version: str, plural: str) -> None:
+        self._by_gvr.pop((group, version, plural), None)
+
+    def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
+        return self._by_gvr.get((group, version, plural))
+
+    def by_kind(self, group: str, version: str, kind: str) -> ResourceInfo | None:
+        for info in self._by_gvr.values():
+            if info.group == group and info.version == version and info.kind == kind:
+                return info
+        return None
+
+    def __iter__(self) -> Iterator[ResourceInfo]:
+        return iter(self._by_gvr.values())
+
+    def groups(self) -> dict[str, list[str]]:
+        """Group name -> served versions, preferred version first, in discovery order."""
+        out: dict[str, list[str]] = {}
+        for info in self._by_gvr.values():
+            versions = out.setdefault(info.group, [])
+            if info.version not in versions:
+                versions.append(info.version)
+        order = {g: i for i, g in enumerate(GROUP_ORDER)}
+        return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceInfo]:
+        return [i for i in self._by_gvr.values() if i.group == group and i.version == version]
+
+
+def storage_prefix(info: ResourceInfo) -> str:
+    """Store key prefix of a resource: ``/registry/<group>/<plural>/`` (core types: no group)."""
+    if info.group:
+        return f"/registry/{info.group}/{info.plural}/"
+    return f"/registry/{info.plural}/"
+
+
+def storage_key(info: ResourceInfo, namespace: str | None, name: str) -> str:
+    if info.namespaced:
+        return f"{storage_prefix(info)}{namespace}/{name}"
+    return f"{storage_prefix(info)}{name}"
+
+
+def iter_names(infos: Iterable[ResourceInfo]) -> Iterator[str]:
+    for info in infos:
+        yield info.plural
