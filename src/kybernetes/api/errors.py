@@ -162,3 +162,8 @@ def internal(message: str = "an internal error occurred") -> StatusError:
 
 def timeout(message: str) -> StatusError:
     return StatusError(504, "Timeout", message)
+
+
+def not_found_raw(message: str) -> StatusError:
+    """404 for paths that name no resource (upstream answers these with a bare NotFound Status)."""
+    return StatusError(404, "NotFound", message)

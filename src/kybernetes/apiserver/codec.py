@@ -1,0 +1,185 @@
+"""Request bodies in, response bodies out: JSON, YAML, protobuf requests; JSON/YAML/Table answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kybernetes.api import errors
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    APPLY_PATCH,
+)
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps and such as strings, as Kubernetes' YAML-to-JSON does."""
+
+
+for _first, _resolvers in list(_StrictLoader.yaml_implicit_resolvers.items()):
+    _StrictLoader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp) for tag, regexp in _resolvers if tag != "tag:yaml.org,2002:timestamp"
+    ]
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"error decoding JSON: {exc}") from None
+
+
+def parse_yaml(body: bytes) -> Any:
+    try:
+        return yaml.load(body, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
+    except (ValueError, RecursionError, TypeError) as exc:
+        raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
+
+
+def decode_object(content_type: str | None, body: bytes) -> dict[str, Any]:
+    """Decode a create/update body into an object dict (400 on anything that is not an object)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.too_large()
+    mt = media_type(content_type)
+    if mt in ("", JSON, "*/*"):
+        data = parse_json(body)
+    elif mt in (YAML, "application/x-yaml", "text/yaml"):
+        data = parse_yaml(body)
+        _check_json_compatible(data)
+    elif mt == PROTOBUF:
+        from kybernetes.api.protobuf import decode_k8s_protobuf
+
+        data = decode_k8s_protobuf(body)
+    else:
+        raise errors.unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        )
+    if not isinstance(data, dict):
+        raise errors.bad_request("the body of the request must be a JSON object")
+    return data
+
+
+def _check_json_compatible(data: Any, depth: int = 0) -> None:
+    """YAML may carry things JSON cannot (non-string keys, sets, binary): refuse them as upstream does."""
+    if depth > 200:
+        raise errors.bad_request("error converting YAML to JSON: document nested too deeply")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                if isinstance(key, bool | int | float):
+                    continue
+                raise errors.bad_request(f"error converting YAML to JSON: unsupported map key {key!r}")
+            _check_json_compatible(value, depth + 1)
+    elif isinstance(data, list):
+        for item in data:
+            _check_json_compatible(item, depth + 1)
+    elif data is None or isinstance(data, str | int | float | bool):
+        return
+    else:
+        raise errors.bad_request(
+            f"error converting YAML to JSON: unsupported value of type {type(data).__name__}"
+        )
+
+
+def stringify_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {(k if isinstance(k, str) else _yaml_key(k)): stringify_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [stringify_keys(v) for v in data]
+    return data
+
+
+def _yaml_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def parse_accept(accept: str | None) -> list[tuple[str, dict[str, str]]]:
+    out: list[tuple[str, dict[str, str]]] = []
+    for part in (accept or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        pieces = [p.strip() for p in part.split(";")]
+        params: dict[str, str] = {}
+        for p in pieces[1:]:
+            if "=" in p:
+                k, v = p.split("=", 1)
+                params[k.strip()] = v.strip()
+        out.append((pieces[0].lower(), params))
+    return out
+
+
+def wants_table(accept: str | None) -> str | None:
+    """The Table version (``v1``/``v1beta1``) the client asked for first, or None."""
+    for mt, params in parse_accept(accept):
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and mt == JSON:
+            return params.get("v", "v1")
+        if mt in (JSON, "*/*", "application/*") and params.get("as") is None:
+            return None
+    return None
+
+
+def wants_yaml(accept: str | None) -> bool:
+    for mt, params in parse_accept(accept):
+        if params.get("as"):
+            continue
+        if mt in (YAML, "application/x-yaml"):
+            return True
+        if mt in (JSON, "*/*", "application/*", PROTOBUF):
+            return False
+    return False
+
+
+def check_acceptable(accept: str | None) -> None:
+    """406 when the client accepts none of JSON, YAML or anything."""
+    types = parse_accept(accept)
+    if not types:
+        return
+    for mt, _ in types:
+        if mt in (JSON, YAML, "application/x-yaml", "*/*", "application/*", PROTOBUF, "text/plain"):
+            return
+    raise errors.not_acceptable(
+        "only the following media types are accepted: application/json, application/yaml"
+    )
+
+
+def json_response(obj: Any, status: int = 200, *, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(obj), status=status, content_type="application/json", headers=headers
+    )
+
+
+def respond(
+    request: web.Request, obj: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    if wants_yaml(request.headers.get("Accept")):
+        text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
+        return web.Response(text=text, status=status, content_type="application/yaml", headers=headers)
+    return json_response(obj, status, headers=headers)
+
+
+def status_response(err: errors.StatusError) -> web.Response:
+    headers = {}
+    if err.retry_after_seconds is not None:
+        headers["Retry-After"] = str(err.retry_after_seconds)
+    return json_response(err.to_status(), err.code, headers=headers)

@@ -1,0 +1,147 @@
+"""Everything one API server instance shares across requests: registry, store, hubs, CRD state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from kybernetes.api import errors
+from kybernetes.api.registry import Registry, ResourceInfo
+from kybernetes.apiserver import meta
+from kybernetes.apiserver.resource_store import ResourceStore
+from kybernetes.apiserver.strategies import strategy_for
+from kybernetes.apiserver.strategies.apiextensions import resource_infos, version_of
+from kybernetes.apiserver.watch import WatchHubs
+from kybernetes.storage import KeyExistsError, Store
+
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class ApiContext:
+    def __init__(self, store: Store, registry: Registry | None = None) -> None:
+        self.store = store
+        self.registry = registry or Registry.builtin()
+        self.hubs = WatchHubs(store)
+        self._stores: dict[tuple[str, str, str], ResourceStore] = {}
+        # (group, version, plural) -> the CRD version's openAPIV3Schema, and printer columns
+        self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.crd_columns: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.crd_scale: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._crd_owned: dict[str, list[tuple[str, str, str]]] = {}
+        self.registry_generation = 0
+        self.garbage_collector_running = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- resources -----------------------------------------------------------------------------------
+    def resource_store(self, info: ResourceInfo) -> ResourceStore:
+        key = (info.group, info.version, info.plural)
+        rs = self._stores.get(key)
+        if rs is None or rs.info is not info:
+            rs = self._stores[key] = ResourceStore(info, strategy_for(info), self.store, self.hubs)
+        return rs
+
+    def store_for(self, group: str, version: str, plural: str) -> ResourceStore:
+        info = self.registry.get(group, version, plural)
+        if info is None:
+            raise errors.not_found_raw(f"resource {plural} not served")
+        return self.resource_store(info)
+
+    def namespaces(self) -> ResourceStore:
+        return self.store_for("", "v1", "namespaces")
+
+    def crd_schema(self, info: ResourceInfo) -> dict[str, Any] | None:
+        return self.crd_schemas.get((info.group, info.version, info.plural))
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._bootstrap_namespaces()
+        crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        listed = await crds.list(None)
+        for crd in listed.items:
+            self.register_crd(crd)
+        self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.hubs.close()
+
+    async def _bootstrap_namespaces(self) -> None:
+        ns_store = self.namespaces()
+        for name in SYSTEM_NAMESPACES:
+            if await ns_store.try_get(None, name) is not None:
+                continue
+            obj = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": name,
+                    "uid": meta.new_uid(),
+                    "creationTimestamp": meta.now_rfc3339(),
+                    "labels": {"kubernetes.io/metadata.name": name},
+                },
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+            with contextlib.suppress(KeyExistsError, errors.StatusError):
+                await ns_store.create(obj)
+
+    async def _follow_crds(self, crds: ResourceStore, after: int) -> None:
+        while True:
+            try:
+                async for event in crds.watch(None, after):
+                    after = event.revision
+                    if event.type == "DELETED":
+                        self.unregister_crd(event.obj)
+                    else:
+                        self.register_crd(event.obj)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("CRD watch failed; relisting")
+                await asyncio.sleep(0.5)
+                listed = await crds.list(None)
+                for crd in listed.items:
+                    self.register_crd(crd)
+                after = listed.resource_version
+
+    # --- CRDs ----------------------------------------------------------------------------------------
+    def register_crd(self, crd: dict[str, Any]) -> None:
+        name = crd["metadata"]["name"]
+        self.unregister_crd(crd, bump=False)
+        owned: list[tuple[str, str, str]] = []
+        for info in resource_infos(crd):
+            existing = self.registry.get(info.group, info.version, info.plural)
+            if existing is not None and not existing.custom:
+                continue  # never shadow a built-in type
+            key = (info.group, info.version, info.plural)
+            self.registry.add(info)
+            owned.append(key)
+            version = version_of(crd, info.version) or {}
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            if isinstance(schema, dict):
+                self.crd_schemas[key] = schema
+            self.crd_columns[key] = list(version.get("additionalPrinterColumns") or [])
+            scale = (version.get("subresources") or {}).get("scale")
+            if isinstance(scale, dict):
+                self.crd_scale[key] = scale
+        self._crd_owned[name] = owned
+        self.registry_generation += 1
+
+    def unregister_crd(self, crd: dict[str, Any], *, bump: bool = True) -> None:
+        for key in self._crd_owned.pop(crd["metadata"]["name"], []):
+            self.registry.remove(*key)
+            self.crd_schemas.pop(key, None)
+            self.crd_columns.pop(key, None)
+            self.crd_scale.pop(key, None)
+            self._stores.pop(key, None)
+        if bump:
+            self.registry_generation += 1

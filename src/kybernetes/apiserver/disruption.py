@@ -1,0 +1,48 @@
+"""The eviction API's PodDisruptionBudget check: refuse an eviction that would break a budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kybernetes.api import errors
+from kybernetes.apiserver import meta
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.context import ApiContext
+
+
+async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
+    """429 TooManyRequests when a matching PDB has no disruptions left (as upstream)."""
+    from kybernetes.api.selectors import label_selector_from_dict
+
+    namespace = pod["metadata"].get("namespace")
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed", "Pending"):
+        return
+    pdbs = await ctx.store_for("policy", "v1", "poddisruptionbudgets").list(namespace)
+    for pdb in pdbs.items:
+        selector = (pdb.get("spec") or {}).get("selector")
+        if selector is None:
+            continue
+        try:
+            matches = label_selector_from_dict(selector).matches(meta.labels(pod))
+        except Exception:
+            continue
+        if not matches:
+            continue
+        allowed = int((pdb.get("status") or {}).get("disruptionsAllowed") or 0)
+        if allowed <= 0:
+            raise errors.StatusError(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                causes=[
+                    errors.Cause(
+                        "",
+                        f"The disruption budget {pdb['metadata']['name']} needs "
+                        f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
+                        f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently",
+                        "DisruptionBudget",
+                    )
+                ],
+            )

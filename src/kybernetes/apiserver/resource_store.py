@@ -1,0 +1,328 @@
+"""The one generic REST store: every resource's CRUD, list and watch over the revisioned KV store.
+
+Specialised per resource only by its ``Strategy``. Objects are plain dicts, stored as JSON without
+``metadata.resourceVersion`` (it is the key's ``mod_revision``, filled in on every read, as upstream's
+etcd3 store does). Writes are compare-and-swap; ``guaranteed_update`` re-runs a mutation on fresh state
+until the swap succeeds, which is how PATCH, status writes and finalizer removal stay race-free.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kybernetes.api import errors
+from kybernetes.api.registry import ResourceInfo, storage_key, storage_prefix
+from kybernetes.apiserver import meta
+from kybernetes.apiserver.strategies.base import Strategy
+from kybernetes.apiserver.watch import ObjectEvent, WatchHubs
+from kybernetes.storage import (
+    CompactedError,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    RevisionMismatchError,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_UPDATE_RETRIES = 16
+
+Mutation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
+Filter = Callable[[dict[str, Any]], bool]
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    md = obj.get("metadata") or {}
+    if "resourceVersion" in md:
+        md = dict(md)
+        md.pop("resourceVersion")
+        obj = {**obj, "metadata": md}
+    return orjson.dumps(obj)
+
+
+def decode(kv: KeyValue) -> dict[str, Any]:
+    obj = orjson.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
+def encode_continue(revision: int, last_key: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        revision = int(data["rv"])
+        start = str(data["start"])
+        if data.get("v") != "meta.k8s.io/v1" or revision <= 0:
+            raise ValueError
+        return revision, start
+    except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise errors.bad_request("continue key is not valid: the continue token is malformed") from exc
+
+
+def parse_resource_version(value: str | None, what: str = "resourceVersion") -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        rv = int(value)
+    except ValueError:
+        raise errors.bad_request(f"invalid {what}: {value!r} is not a valid resource version") from None
+    if rv < 0:
+        raise errors.bad_request(f"invalid {what}: {value!r} is not a valid resource version")
+    return rv
+
+
+def expired(revision: int) -> errors.StatusError:
+    return errors.gone(f"The resourceVersion for the provided watch is too old (requested {revision}).")
+
+
+@dataclass
+class ListResult:
+    items: list[dict[str, Any]]
+    resource_version: int
+    continue_token: str | None
+    remaining: int | None
+
+
+class ResourceStore:
+    """CRUD, list and watch of one resource."""
+
+    def __init__(self, info: ResourceInfo, strategy: Strategy, store: Store, hubs: WatchHubs) -> None:
+        self.info = info
+        self.strategy = strategy
+        self.store = store
+        self.hubs = hubs
+        self.prefix = storage_prefix(info)
+
+    # --- keys ----------------------------------------------------------------------------------------
+    def key(self, namespace: str | None, name: str) -> str:
+        return storage_key(self.info, namespace, name)
+
+    def list_prefix(self, namespace: str | None) -> str:
+        if self.info.namespaced and namespace:
+            return f"{self.prefix}{namespace}/"
+        return self.prefix
+
+    def not_found(self, name: str) -> errors.StatusError:
+        return errors.not_found(self.info.plural, name, self.info.group)
+
+    # --- reads ---------------------------------------------------------------------------------------
+    async def get(self, namespace: str | None, name: str) -> dict[str, Any]:
+        kv = await self.store.get(self.key(namespace, name))
+        if kv is None:
+            raise self.not_found(name)
+        return decode(kv)
+
+    async def try_get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        kv = await self.store.get(self.key(namespace, name))
+        return decode(kv) if kv is not None else None
+
+    async def list(
+        self,
+        namespace: str | None,
+        *,
+        matches: Filter | None = None,
+        limit: int = 0,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> ListResult:
+        prefix = self.list_prefix(namespace)
+        revision = 0
+        start_after: str | None = None
+        rv = parse_resource_version(resource_version)
+        if continue_token:
+            if rv:
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            revision, start_after = decode_continue(continue_token)
+            if not start_after.startswith(prefix):
+                raise errors.bad_request(
+                    "continue key is not valid: the continue token does not match the request"
+                )
+        elif resource_version_match == "Exact":
+            if rv is None or rv == 0:
+                raise errors.bad_request("resourceVersionMatch=Exact requires a non-zero resourceVersion")
+            revision = rv
+        elif resource_version_match not in (None, "", "NotOlderThan"):
+            raise errors.bad_request(f"invalid resourceVersionMatch: {resource_version_match!r}")
+        elif resource_version_match == "NotOlderThan" and rv is None:
+            raise errors.bad_request("resourceVersionMatch=NotOlderThan requires a resourceVersion")
+        elif rv:
+            current = await self.store.current_revision()
+            if rv > current:
+                raise errors.StatusError(
+                    504,
+                    "Timeout",
+                    f"Too large resource version: {rv}, current: {current}",
+                )
+        items: list[dict[str, Any]] = []
+        more = False
+        last_key: str | None = None
+        page = limit if limit > 0 else 0
+        served_rev = revision
+        try:
+            while True:
+                result = await self.store.range(
+                    prefix, start_after=start_after, limit=page, revision=served_rev
+                )
+                served_rev = result.revision
+                for kv in result.kvs:
+                    last_key = kv.key
+                    obj = decode(kv)
+                    if matches is None or matches(obj):
+                        items.append(obj)
+                        if limit and len(items) >= limit:
+                            break
+                if limit and len(items) >= limit:
+                    more = result.more or (last_key is not None and last_key != result.kvs[-1].key)
+                    break
+                if not result.more or not result.kvs:
+                    break
+                start_after = result.kvs[-1].key
+                # keep fetching pages until ``limit`` matches are found, as upstream does
+                page = max(page, limit * 2) if limit else 0
+        except CompactedError as exc:
+            if continue_token:
+                raise errors.gone(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                ) from exc
+            raise expired(revision) from exc
+        except FutureRevisionError as exc:
+            raise errors.StatusError(504, "Timeout", f"Too large resource version: {revision}") from exc
+        token = encode_continue(served_rev, last_key) if more and last_key else None
+        remaining = None
+        return ListResult(items=items, resource_version=served_rev, continue_token=token, remaining=remaining)
+
+    # --- writes --------------------------------------------------------------------------------------
+    async def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Store a fully prepared object (metadata, defaults and validation already done)."""
+        md = obj["metadata"]
+        key = self.key(md.get("namespace"), md["name"])
+        if dry_run:
+            existing = await self.store.get(key)
+            if existing is not None:
+                raise errors.already_exists(self.info.plural, md["name"], self.info.group)
+            return obj
+        try:
+            kv = await self.store.create(key, encode(obj))
+        except KeyExistsError:
+            raise errors.already_exists(self.info.plural, md["name"], self.info.group) from None
+        md["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    async def replace(
+        self, new: dict[str, Any], expected_rv: int, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Compare-and-swap ``new`` over the stored object whose revision is ``expected_rv``.
+
+        Deletes the object instead when it is being deleted and has no finalizers left.
+        """
+        md = new["metadata"]
+        name = md["name"]
+        key = self.key(md.get("namespace"), name)
+        if (
+            md.get("deletionTimestamp")
+            and not md.get("finalizers")
+            and not self.strategy.deletion_pending(new)
+        ):
+            if dry_run:
+                return new
+            try:
+                kv = await self.store.delete(key, expected_mod_revision=expected_rv)
+            except KeyNotFoundError:
+                raise self.not_found(name) from None
+            except RevisionMismatchError:
+                raise self._conflict(name) from None
+            md["resourceVersion"] = str(kv.mod_revision)
+            return new
+        if dry_run:
+            return new
+        try:
+            kv = await self.store.update(key, encode(new), expected_mod_revision=expected_rv)
+        except KeyNotFoundError:
+            raise self.not_found(name) from None
+        except RevisionMismatchError:
+            raise self._conflict(name) from None
+        md["resourceVersion"] = str(kv.mod_revision)
+        return new
+
+    def _waits_for_grace(self, obj: dict[str, Any]) -> bool:
+        md = obj["metadata"]
+        return (
+            bool(md.get("deletionGracePeriodSeconds")) and self.strategy.grace_period(obj, None) is not None
+        )
+
+    def _conflict(self, name: str) -> errors.StatusError:
+        return errors.conflict(
+            self.info.plural,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+            self.info.group,
+        )
+
+    async def guaranteed_update(
+        self, namespace: str | None, name: str, mutate: Mutation, *, dry_run: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply ``mutate`` to the current object until the swap succeeds; returns (old, new).
+
+        ``mutate`` receives a private copy and returns the desired object; raising StatusError aborts.
+        A mutation that returns an object pinned to an explicit, stale ``resourceVersion`` gets 409.
+        """
+        for _ in range(MAX_UPDATE_RETRIES):
+            current = await self.get(namespace, name)
+            current_rv = int(current["metadata"]["resourceVersion"])
+            result = mutate(meta.deep_copy(current))
+            new = await result if isinstance(result, Awaitable) else result
+            if new == current:
+                return current, current
+            try:
+                stored = await self.replace(new, current_rv, dry_run=dry_run)
+            except errors.StatusError as exc:
+                if exc.reason == "Conflict":
+                    continue
+                raise
+            return current, stored
+        raise self._conflict(name)
+
+    async def delete_now(
+        self, namespace: str | None, name: str, expected_rv: int | None, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        key = self.key(namespace, name)
+        if dry_run:
+            return await self.get(namespace, name)
+        try:
+            kv = await self.store.delete(key, expected_mod_revision=expected_rv)
+        except KeyNotFoundError:
+            raise self.not_found(name) from None
+        except RevisionMismatchError:
+            raise self._conflict(name) from None
+        obj = orjson.loads(kv.value)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    # --- watch ---------------------------------------------------------------------------------------
+    async def watch(self, namespace: str | None, after_revision: int) -> AsyncIterator[ObjectEvent]:
+        """Events of this resource (in ``namespace`` when given) after ``after_revision``."""
+        ns_prefix = self.list_prefix(namespace) if namespace else None
+        hub = self.hubs.hub(self.prefix)
+        try:
+            async for event in hub.events(after_revision):
+                if ns_prefix is not None and event.obj.get("metadata", {}).get("namespace") != namespace:
+                    continue
+                yield event
+        except CompactedError as exc:
+            raise expired(after_revision) from exc

@@ -1,0 +1,24 @@
+"""One small strategy per resource that differs from the default; ``strategy_for`` picks it."""
+
+from __future__ import annotations
+
+from kybernetes.api.registry import ResourceInfo
+from kybernetes.apiserver.strategies.apiextensions import CRDStrategy
+from kybernetes.apiserver.strategies.base import Strategy
+from kybernetes.apiserver.strategies.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
+
+_BY_KIND: dict[tuple[str, str], type[Strategy]] = {
+    ("", "Pod"): PodStrategy,
+    ("", "Namespace"): NamespaceStrategy,
+    ("", "Node"): NodeStrategy,
+    ("", "Service"): ServiceStrategy,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): CRDStrategy,
+}
+
+
+def strategy_for(info: ResourceInfo) -> Strategy:
+    if info.custom:
+        from kybernetes.apiserver.strategies.custom import CustomResourceStrategy
+
+        return CustomResourceStrategy(info)
+    return _BY_KIND.get((info.group, info.kind), Strategy)(info)

@@ -1,0 +1,94 @@
+"""CustomResourceDefinitions: their strategy, and turning a CRD into served ResourceInfo rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
+from kybernetes.apiserver import meta
+from kybernetes.apiserver.strategies.base import Strategy
+
+
+class CRDStrategy(Strategy):
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        obj["status"] = crd_status(obj, None)
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        new["status"] = crd_status(new, old.get("status"))
+
+
+def crd_status(crd: dict[str, Any], old_status: dict[str, Any] | None) -> dict[str, Any]:
+    """Accepted names and Established/NamesAccepted conditions (names are accepted at once here)."""
+    spec = crd.get("spec") or {}
+    names = dict(spec.get("names") or {})
+    if names.get("plural") and not names.get("singular"):
+        names["singular"] = str(names.get("kind", "")).lower()
+    if names.get("kind") and not names.get("listKind"):
+        names["listKind"] = f"{names['kind']}List"
+    now = meta.now_rfc3339()
+    old_conditions = {c.get("type"): c for c in (old_status or {}).get("conditions") or []}
+
+    def condition(kind: str, reason: str, message: str) -> dict[str, Any]:
+        prev = old_conditions.get(kind)
+        since = prev["lastTransitionTime"] if prev and prev.get("status") == "True" else now
+        return {
+            "type": kind,
+            "status": "True",
+            "lastTransitionTime": since,
+            "reason": reason,
+            "message": message,
+        }
+
+    stored = [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")]
+    return {
+        "acceptedNames": names,
+        "conditions": [
+            condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+            condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+        ],
+        "storedVersions": stored,
+    }
+
+
+def resource_infos(crd: dict[str, Any]) -> list[ResourceInfo]:
+    """One ResourceInfo per served version of a CRD."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    group = spec.get("group", "")
+    out: list[ResourceInfo] = []
+    for version in spec.get("versions") or []:
+        if not isinstance(version, dict) or not version.get("served", True):
+            continue
+        subs: list[SubresourceInfo] = []
+        sub_spec = version.get("subresources") or {}
+        if "status" in sub_spec:
+            subs.append(SubresourceInfo("status", ""))
+        if "scale" in sub_spec:
+            subs.append(SubresourceInfo("scale", "Scale", group="autoscaling", version="v1"))
+        kind = names.get("kind", "")
+        out.append(
+            ResourceInfo(
+                group=group,
+                version=version.get("name", ""),
+                kind=kind,
+                plural=names.get("plural", ""),
+                singular=names.get("singular") or kind.lower(),
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                subresources=tuple(subs),
+                verbs=ALL_VERBS,
+                schema_name=None,
+                has_status="status" in sub_spec,
+                custom=True,
+            )
+        )
+    return out
+
+
+def version_of(crd: dict[str, Any], version: str) -> dict[str, Any] | None:
+    for v in (crd.get("spec") or {}).get("versions") or []:
+        if isinstance(v, dict) and v.get("name") == version:
+            return v
+    return None

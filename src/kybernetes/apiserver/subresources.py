@@ -1,0 +1,242 @@
+"""Subresources beyond status: scale, binding, eviction, and the node-streaming routes.
+
+``/scale`` reads and writes ``spec.replicas`` of its parent through an ``autoscaling/v1 Scale``;
+``/binding`` assigns a pod to a node; ``/eviction`` deletes a pod through the eviction API. log, exec,
+attach and portforward are served by the node agent: until a pod is bound to a node whose agent can
+stream, they answer with the same errors upstream gives.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from kybernetes.api import errors
+from kybernetes.apiserver import codec, meta
+from kybernetes.apiserver.options import DeleteOptions, WriteOptions
+from kybernetes.apiserver.request import Target
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.handlers import ResourceHandlers
+
+
+async def dispatch(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    sub = target.subresource
+    if target.name is None:
+        raise errors.not_found_raw("the server could not find the requested resource")
+    if sub == "scale":
+        return await _scale(h, request, target)
+    if sub == "binding" and request.method == "POST":
+        return await _binding(h, request, target)
+    if sub == "eviction" and request.method == "POST":
+        return await _eviction(h, request, target)
+    if sub in ("log", "exec", "attach", "portforward"):
+        return await _node_stream(h, request, target)
+    if sub == "ephemeralcontainers":
+        if request.method == "GET":
+            return await h.get(request, target)
+        if request.method == "PATCH":
+            return await h.patch(request, target)
+        if request.method == "PUT":
+            return await h.update(request, target)
+    raise errors.method_not_allowed(f"{request.method} is not supported on {target.info.plural}/{sub}")
+
+
+# --- scale -------------------------------------------------------------------------------------------
+def _path_get(obj: dict[str, Any], path: str) -> Any:
+    cur: Any = obj
+    for part in [p for p in path.strip(".").split(".") if p]:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _path_set(obj: dict[str, Any], path: str, value: Any) -> None:
+    parts = [p for p in path.strip(".").split(".") if p]
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = cur[part] = {}
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _selector_string(sel: Any) -> str:
+    if isinstance(sel, str):
+        return sel
+    if not isinstance(sel, dict):
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def _scale_paths(h: ResourceHandlers, target: Target) -> tuple[str, str, str | None]:
+    info = target.info
+    if info.custom:
+        scale = h.ctx.crd_scale.get((info.group, info.version, info.plural)) or {}
+        return (
+            scale.get("specReplicasPath", ".spec.replicas"),
+            scale.get("statusReplicasPath", ".status.replicas"),
+            scale.get("labelSelectorPath"),
+        )
+    return ".spec.replicas", ".status.replicas", None
+
+
+def _to_scale(h: ResourceHandlers, target: Target, obj: dict[str, Any]) -> dict[str, Any]:
+    spec_path, status_path, selector_path = _scale_paths(h, target)
+    md = obj["metadata"]
+    if selector_path:
+        selector = _path_get(obj, selector_path) or ""
+    else:
+        selector = _selector_string((obj.get("spec") or {}).get("selector"))
+    scale_md = {
+        k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md
+    }
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": scale_md,
+        "spec": {"replicas": int(_path_get(obj, spec_path) or 0)},
+        "status": {"replicas": int(_path_get(obj, status_path) or 0), "selector": selector},
+    }
+
+
+async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    rs = h.ctx.resource_store(target.info)
+    namespace, name = target.namespace, target.name
+    assert name is not None
+    if request.method == "GET":
+        return codec.respond(request, _to_scale(h, target, await rs.get(namespace, name)))
+    if request.method not in ("PUT", "PATCH"):
+        raise errors.method_not_allowed(f"{request.method} is not supported on scale")
+    opts = WriteOptions.parse(request.query)
+    body = await h._body(request)
+    spec_path, _, _ = _scale_paths(h, target)
+    ct = codec.media_type(request.headers.get("Content-Type"))
+
+    def mutate(current: dict[str, Any]) -> dict[str, Any]:
+        scale = _to_scale(h, target, current)
+        if request.method == "PUT":
+            wanted = codec.decode_object(request.content_type, body)
+            rv = (wanted.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != current["metadata"]["resourceVersion"]:
+                raise rs._conflict(name)
+        else:
+            from kybernetes.api.patch import apply_patch
+
+            if ct == codec.APPLY_PATCH:
+                wanted = {**scale, **codec.decode_object("application/yaml", body)}
+            else:
+                wanted = apply_patch(scale, ct, body, "io.k8s.api.autoscaling.v1.Scale")
+        replicas = (wanted.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(
+                "Scale",
+                name,
+                [
+                    errors.Cause(
+                        "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0"
+                    )
+                ],
+                "autoscaling",
+            )
+        if _path_get(current, spec_path) == replicas:
+            return current
+        _path_set(current, spec_path, replicas)
+        if h.ctx.resource_store(target.info).strategy.tracks_generation:
+            current["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
+        return current
+
+    _, stored = await rs.guaranteed_update(namespace, name, mutate, dry_run=opts.dry_run)
+    return codec.respond(request, _to_scale(h, target, stored))
+
+
+# --- pods --------------------------------------------------------------------------------------------
+async def _binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    if target.info.kind != "Pod":
+        raise errors.method_not_allowed("binding is only supported for pods")
+    opts = WriteOptions.parse(request.query)
+    binding = codec.decode_object(request.content_type, await h._body(request))
+    node = (binding.get("target") or {}).get("name")
+    name = target.name
+    assert name is not None
+    if not node:
+        raise errors.invalid(
+            "Binding", name, [errors.Cause("target.name", "Required value", "FieldValueRequired")]
+        )
+    rs = h.ctx.resource_store(target.info)
+
+    def mutate(pod: dict[str, Any]) -> dict[str, Any]:
+        if pod["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
+        assigned = (pod.get("spec") or {}).get("nodeName")
+        if assigned:
+            raise errors.conflict("pods", name, f'pod {name} is already assigned to node "{assigned}"')
+        pod.setdefault("spec", {})["nodeName"] = node
+        status = pod.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": meta.now_rfc3339(),
+            }
+        )
+        status["conditions"] = conditions
+        for key, value in ((binding.get("metadata") or {}).get("annotations") or {}).items():
+            pod["metadata"].setdefault("annotations", {})[key] = value
+        return pod
+
+    await rs.guaranteed_update(target.namespace, name, mutate, dry_run=opts.dry_run)
+    return codec.json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+    )
+
+
+async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    if target.info.kind != "Pod":
+        raise errors.method_not_allowed("eviction is only supported for pods")
+    eviction = codec.decode_object(request.content_type, await h._body(request))
+    name = target.name
+    assert name is not None
+    delete_options = (
+        eviction.get("deleteOptions") if isinstance(eviction.get("deleteOptions"), dict) else None
+    )
+    opts = DeleteOptions.parse(request.query, delete_options)
+    from kybernetes.apiserver.disruption import check_eviction
+
+    pod = await h.ctx.resource_store(target.info).get(target.namespace, name)
+    await check_eviction(h.ctx, pod)
+    await h.ops(target).delete(name, target.namespace, opts)
+    return codec.json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+    )
+
+
+async def _node_stream(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    pod = await h.ctx.resource_store(target.info).get(target.namespace, target.name or "")
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node:
+        raise errors.bad_request(f"pod {target.name} does not have a host assigned")
+    proxy = getattr(h.ctx, "node_streams", None)
+    if proxy is None:
+        raise errors.StatusError(
+            503,
+            "ServiceUnavailable",
+            f"no node agent is connected for node {node}; cannot serve {target.subresource} for pod {target.name}",
+        )
+    return await proxy(request, target, pod)
