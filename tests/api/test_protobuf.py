@@ -239,6 +239,10 @@ def test_inline_and_packed_and_unknown_fields() -> None:
         (envelope("v1", "Pod", b"\x0a"), "truncated"),
         (envelope("v1", "Pod", vfield(1, 5)), "wrong wire type"),
         (envelope("v1", "Pod", b"\x0f"), "wire type"),
+        (envelope("apps/v1", "Deployment", lfield(2, lfield(1, b"\x01"))), "wrong wire type 2 for int32"),
+        (envelope("v1", "Pod", lfield(2, lfield(14, vfield(4, 1) + lfield(4, b"\x80")))), "truncated"),
+        (envelope("v1", "Pod", lfield(1, lfield(8, vfield(1, 1 << 62)))), "out of range"),
+        (envelope("policy/v1", "PodDisruptionBudget", lfield(2, lfield(1, vfield(1, 2)))), "IntOrString"),
     ],
 )
 def test_malformed(body: bytes, message: str) -> None:

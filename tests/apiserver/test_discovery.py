@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
@@ -172,7 +173,7 @@ class TestAggregated:
 
     def test_preferred_version_first(self, registry: Registry) -> None:
         registry.add(CRONTAB)
-        registry.add(ResourceInfo(**{**CRONTAB.__dict__, "version": "v2"}))
+        registry.add(dataclasses.replace(CRONTAB, version="v2"))
         doc = aggregated_discovery(registry, core=False, version="v2")
         item = next(i for i in doc["items"] if i["metadata"]["name"] == "stable.example.com")
         assert [v["version"] for v in item["versions"]] == ["v1", "v2"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -420,7 +421,7 @@ class TestCustomResources:
         assert set(crontab["properties"]) == {"apiVersion", "kind", "metadata"}
 
     def test_cluster_scoped_crd(self, registry: Registry) -> None:
-        registry.add(ResourceInfo(**{**CRONTAB.__dict__, "namespaced": False, "subresources": ()}))
+        registry.add(dataclasses.replace(CRONTAB, namespaced=False, subresources=()))
         doc = openapi_v3_document(registry, "apis/stable.example.com/v1", CRD_SCHEMAS)
         assert doc is not None
         assert "/apis/stable.example.com/v1/crontabs/{name}" in doc["paths"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -768,6 +769,7 @@ class _DocumentBuilder:
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], str]] = OrderedDict()
+_cache_lock = threading.Lock()  # handlers may build from worker threads
 
 CrdSchemas = dict[tuple[str, str, str], dict[str, Any]]
 
@@ -812,19 +814,21 @@ def _built(
         if _needs_crd_schema(i)
     )
     key = (group, version, infos, crd_part)
-    hit = _cache.get(key)
-    if hit is not None:
-        _cache.move_to_end(key)
-        return hit
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
     builder = _DocumentBuilder(group, version)
     builder.add_discovery_path()
     for info in infos:
         builder.add_resource(info, crd_schemas.get((group, version, info.plural)))
     doc = builder.document()
     digest = hashlib.sha512(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest().upper()
-    _cache[key] = (doc, digest)
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    with _cache_lock:
+        _cache[key] = (doc, digest)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return doc, digest
 
 
@@ -872,4 +876,5 @@ def openapi_v3_document_hash(
 
 def clear_cache() -> None:
     """Forget built documents (tests; memory is bounded anyway)."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()

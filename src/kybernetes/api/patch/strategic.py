@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.errors import StatusError, bad_request
+from kybernetes.api.errors import bad_request
 from kybernetes.api.patch import _schema as sch
 from kybernetes.api.patch._common import (
     REJECTED,
@@ -148,7 +148,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: Schema) 
             continue
 
         current = original[key]
-        if _type_of(current) != _type_of(patch_value):
+        if json_kind(current) != json_kind(patch_value):
             if not is_delete_list:
                 _store(original, key, patch_value)
             continue
@@ -171,11 +171,6 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: Schema) 
         else:
             _store(original, key, patch_value)
     return original
-
-
-def _type_of(value: Any) -> str:
-    kind = json_kind(value)
-    return kind
 
 
 def _store(original: dict[str, Any], key: str, patch_value: Any) -> None:
@@ -511,5 +506,3 @@ def _normalize_order(
                 j += 1
     return out
 
-
-__all__ = ["StatusError", "apply_strategic_merge_patch", "strategic_supported"]
