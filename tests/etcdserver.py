@@ -7,6 +7,7 @@ process group, which is terminated (then killed) and reaped on exit; the data di
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -18,8 +19,6 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-
-import asyncio
 
 ETCD_BINARY = shutil.which("etcd") or "/usr/bin/etcd"
 

@@ -26,7 +26,7 @@ from kybernetes.storage.interface import (
 TIMEOUT = 10.0
 
 
-async def take(events: AsyncIterator[WatchEvent], n: int, timeout: float = TIMEOUT) -> list[WatchEvent]:
+async def take(events: AsyncIterator[WatchEvent], n: int, within: float = TIMEOUT) -> list[WatchEvent]:
     async def collect() -> list[WatchEvent]:
         out: list[WatchEvent] = []
         async for event in events:
@@ -35,7 +35,7 @@ async def take(events: AsyncIterator[WatchEvent], n: int, timeout: float = TIMEO
                 break
         return out
 
-    return await asyncio.wait_for(collect(), timeout)
+    return await asyncio.wait_for(collect(), within)
 
 
 async def no_more(events: AsyncIterator[WatchEvent], wait: float = 0.3) -> None:
@@ -245,10 +245,8 @@ async def test_watch_replays_history_in_order(store: Store) -> None:
             ("PUT", "/w/a", b"a3"),
             ("PUT", "/w/b", b"b1"),
         ]
-        assert [e.revision for e in got] == [a.mod_revision, a2.mod_revision, gone.mod_revision] + [
-            again.mod_revision,
-            b.mod_revision,
-        ]
+        revisions = [a.mod_revision, a2.mod_revision, gone.mod_revision, again.mod_revision, b.mod_revision]
+        assert [e.revision for e in got] == revisions
         assert got[0].kv == a and got[0].prev_kv is None
         assert got[1].kv == a2 and got[1].prev_kv == a
         assert got[2].kv == gone and got[2].prev_kv == a2  # DELETE carries the last value
@@ -306,7 +304,7 @@ async def test_watch_started_during_concurrent_writes_sees_each_event_once(store
         await asyncio.wait_for(some_written.wait(), TIMEOUT)
         events = store.watch("/c/", after_revision=start)  # starts while the writers still write
         try:
-            got = await take(events, 200, timeout=30)
+            got = await take(events, 200, within=30)
             await asyncio.wait_for(asyncio.gather(*writers), TIMEOUT)
             await no_more(events)
         finally:
@@ -345,6 +343,32 @@ async def test_closed_watch_stops_iterating(store: Store) -> None:
     await close(events)
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(events), TIMEOUT)
+
+
+async def test_watch_survives_cancelled_waits(store: Store) -> None:
+    start = await store.current_revision()
+    events = store.watch("/w/", after_revision=start)
+    try:
+        for _ in range(3):  # poll with timeouts: cancelling __anext__ must not break the watch
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(anext(events), 0.05)
+        kv = await store.create("/w/late", b"1")
+        (event,) = await take(events, 1)
+        assert event.kv == kv
+    finally:
+        await close(events)
+
+
+async def test_closing_the_store_ends_its_watches(store: Store) -> None:
+    start = await store.current_revision()
+    events = store.watch("/w/", after_revision=start)
+    await store.create("/w/a", b"1")
+    await take(events, 1)
+    waiting = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(store.close(), TIMEOUT)
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, TIMEOUT)
 
 
 # ---------------------------------------------------------------------- compaction

@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from kybernetes.api.errors import bad_request
@@ -154,7 +154,7 @@ def _aggregate(messages: list[str]) -> str:
 # Label requirements and selectors.
 
 
-class Operator(str, Enum):
+class Operator(StrEnum):
     """``selection.Operator`` values."""
 
     IN = "in"

@@ -19,10 +19,19 @@ from kybernetes.storage import KeyExistsError, Store
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Like upstream's --etcd-compaction-interval: history older than one interval is compacted away.
+COMPACTION_INTERVAL_SECONDS = 300.0
 
 
 class ApiContext:
-    def __init__(self, store: Store, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry | None = None,
+        *,
+        compaction_interval: float = COMPACTION_INTERVAL_SECONDS,
+    ) -> None:
+        self.compaction_interval = compaction_interval
         self.store = store
         self.registry = registry or Registry.builtin()
         self.hubs = WatchHubs(store)
@@ -64,6 +73,8 @@ class ApiContext:
         for crd in listed.items:
             self.register_crd(crd)
         self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
+        if self.compaction_interval > 0:
+            self._tasks.append(asyncio.create_task(self._compact_periodically()))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -73,6 +84,20 @@ class ApiContext:
                 await task
         self._tasks.clear()
         await self.hubs.close()
+
+    async def _compact_periodically(self) -> None:
+        """Each interval, compact up to the revision that was current one interval ago."""
+        previous = await self.store.current_revision()
+        while True:
+            await asyncio.sleep(self.compaction_interval)
+            try:
+                if previous > await self.store.compacted_revision():
+                    await self.store.compact(previous)
+                previous = await self.store.current_revision()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("compaction failed")
 
     async def _bootstrap_namespaces(self) -> None:
         ns_store = self.namespaces()

@@ -1,5 +1,13 @@
-"""Revisioned key-value storage: the interface, SQLite (embedded default) and etcd v3 backends."""
+"""Revisioned key-value storage: the interface, SQLite (embedded default) and etcd v3 backends.
 
+``open_store(url)`` picks a backend from a URL. ``EtcdStore`` is imported lazily (it pulls in gRPC).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kybernetes.storage.factory import open_store
 from kybernetes.storage.interface import (
     CompactedError,
     FutureRevisionError,
@@ -12,16 +20,31 @@ from kybernetes.storage.interface import (
     Store,
     WatchEvent,
 )
+from kybernetes.storage.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from kybernetes.storage.etcd import EtcdStore
 
 __all__ = [
     "CompactedError",
+    "EtcdStore",
     "FutureRevisionError",
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyValue",
     "RangeResult",
     "RevisionMismatchError",
+    "SQLiteStore",
     "StorageError",
     "Store",
     "WatchEvent",
+    "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EtcdStore":
+        from kybernetes.storage.etcd import EtcdStore
+
+        return EtcdStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

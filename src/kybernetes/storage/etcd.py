@@ -28,6 +28,7 @@ fails over); with host names only the first endpoint is used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -313,20 +314,29 @@ class EtcdStore:
 
 
 class _EtcdWatch:
-    """One etcd Watch stream, opened at the first ``__anext__``; events are buffered per response."""
+    """One etcd Watch stream, opened at the first ``__anext__``.
+
+    A reader task owns the stream and feeds a bounded queue (a slow consumer back-pressures the stream
+    through gRPC flow control instead of buffering without limit); ``__anext__`` only waits on that
+    queue, so cancelling it (``wait_for`` timeouts) never tears the stream down.
+    """
+
+    _QUEUE: Final = 256  # watch responses (each with one or more events) buffered per watch
 
     def __init__(self, store: EtcdStore, prefix: str, after_revision: int) -> None:
         self._store = store
         self._prefix = prefix
         self._after = after_revision
         self._call: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[list[WatchEvent] | BaseException | None] = asyncio.Queue(self._QUEUE)
         self._pending: deque[WatchEvent] = deque()
         self._done = False
 
     def __aiter__(self) -> _EtcdWatch:
         return self
 
-    async def _open(self) -> None:
+    def _open(self) -> None:
         store = self._store
         if store._watch_stub is None:
             raise StorageError("EtcdStore is not started")
@@ -339,7 +349,33 @@ class _EtcdWatch:
         )
         self._call = store._watch_stub.Watch()
         store._watches.add(self)
-        await self._call.write(rpc.WatchRequest(create_request=create))
+        self._reader = asyncio.get_running_loop().create_task(self._read_stream(create))
+
+    async def _read_stream(self, create: Any) -> None:
+        call, store, queue = self._call, self._store, self._queue
+        item: list[WatchEvent] | BaseException | None = None
+        try:
+            await call.write(rpc.WatchRequest(create_request=create))
+            while True:
+                resp = await call.read()
+                if resp is grpc.aio.EOF:
+                    break
+                if resp.compact_revision:
+                    item = CompactedError(self._after, int(resp.compact_revision))
+                    break
+                if resp.canceled:
+                    item = StorageError(f"etcd: watch canceled: {resp.cancel_reason or 'no reason given'}")
+                    break
+                if resp.events:
+                    await queue.put([store._event_of(ev) for ev in resp.events])
+        except asyncio.CancelledError:
+            raise
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                item = await store._translate(exc, self._after)
+        except Exception as exc:
+            item = StorageError(f"etcd: watch failed: {exc!r}")
+        await queue.put(item)
 
     async def __anext__(self) -> WatchEvent:
         while True:
@@ -349,34 +385,29 @@ class _EtcdWatch:
                 return event
             if self._done:
                 raise StopAsyncIteration
-            try:
-                if self._call is None:
-                    await self._open()
-                resp = await self._call.read()
-            except grpc.aio.AioRpcError as exc:
-                await self.aclose()
-                if exc.code() == grpc.StatusCode.CANCELLED:
-                    raise StopAsyncIteration from None
-                raise await self._store._translate(exc, self._after) from exc
-            except BaseException:
-                await self.aclose()
-                raise
-            if resp is grpc.aio.EOF:
-                await self.aclose()
+            if self._call is None:
+                self._open()
+            item = await self._queue.get()
+            if isinstance(item, list):
+                self._pending.extend(item)
+                continue
+            await self.aclose()
+            if item is None:
                 raise StopAsyncIteration
-            if resp.compact_revision:
-                await self.aclose()
-                raise CompactedError(self._after, int(resp.compact_revision))
-            if resp.canceled:
-                await self.aclose()
-                raise StorageError(f"etcd: watch canceled: {resp.cancel_reason or 'no reason given'}")
-            self._pending.extend(self._store._event_of(ev) for ev in resp.events)
+            raise item
 
     async def aclose(self) -> None:
         self._done = True
         self._pending.clear()
         self._store._watches.discard(self)
+        reader, self._reader = self._reader, None
         call, self._call = self._call, None
         if call is not None:
             call.cancel()
-            await asyncio.sleep(0)
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        while not self._queue.empty():  # wake a consumer blocked in __anext__: it sees the end
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)

@@ -1,6 +1,6 @@
 """The revisioned key-value store every backend implements (etcd's data model).
 
-Contract (all backends, checked by ``tests/storage/conformance.py``):
+Contract (all backends, checked by ``tests/storage/test_conformance.py``):
 
 * One global, strictly increasing ``revision``. Every successful create, update or delete bumps it by
   exactly one and stamps the key with it (``mod_revision``); ``create_revision`` is the revision at which

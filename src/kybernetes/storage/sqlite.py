@@ -231,7 +231,11 @@ class SQLiteStore:
         ready: asyncio.Future[Any] = self._loop.create_future()
         self._queue.put((self._op_init, (), ready))
         self._writer.start()
-        self._rev, self._compacted = await ready
+        try:
+            self._rev, self._compacted = await ready
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         """Finish queued writes, stop the threads, close the connections and end every watch."""
@@ -340,9 +344,9 @@ class SQLiteStore:
             except sqlite3.IntegrityError as exc:  # only the failed statement is rolled back
                 results.append((fut, None, StorageError(f"sqlite: {exc}"), None))
                 continue
-            except sqlite3.Error as exc:  # the transaction may be gone: fail the whole batch
+            except Exception as exc:  # sqlite3.Error: the transaction may be gone; fail the whole batch
                 self._rollback(cur)
-                err = StorageError(f"sqlite: {exc}")
+                err = StorageError(f"sqlite: {exc!r}")
                 return [(f, None, err, None) for _, _, f in batch]
             results.append((fut, value, None, event))
         try:
@@ -644,7 +648,7 @@ class _SQLiteWatch:
                 store._read_log, self._prefix, self._upper, after, _WATCH_PAGE
             )
             store._after_read(after)
-        except BaseException:
+        except StorageError:  # compacted, or the store closed; a cancellation leaves the watch usable
             await self.aclose()
             raise
         if len(page) < _WATCH_PAGE:

@@ -8,6 +8,7 @@ means "unknown": maps merge field by field, lists are atomic (structured-merge-d
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,11 @@ def is_struct(node: Schema) -> bool:
     return bool(node) and isinstance(_resolved(node).get("properties"), dict)
 
 
+def is_required(node: Schema, key: str) -> bool:
+    required = _resolved(node).get("required") if node else None
+    return isinstance(required, list) and key in required
+
+
 def strategies(node: Schema) -> list[str]:
     raw = extension(node, "x-kubernetes-patch-strategy")
     if not isinstance(raw, str) or not raw:
@@ -134,3 +140,23 @@ def list_info(node: Schema) -> ListInfo:
             return ListInfo("map", (key,), item_schema)
         return ListInfo("set", (), item_schema)
     return ListInfo("atomic", (), item_schema)
+
+
+@functools.cache
+def _gvk_index() -> dict[tuple[str, str], str]:
+    index: dict[tuple[str, str], str] = {}
+    for name, definition in schemas.definitions().items():
+        for gvk in definition.get("x-kubernetes-group-version-kind") or []:
+            if not isinstance(gvk, dict):
+                continue
+            group, version, kind = gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", "")
+            api_version = f"{group}/{version}" if group else version
+            index.setdefault((api_version, kind), name)
+    return index
+
+
+def schema_for(api_version: Any, kind: Any) -> str | None:
+    """The definition name of a built-in ``apiVersion``/``kind`` (``None`` for custom resources)."""
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return None
+    return _gvk_index().get((api_version, kind))

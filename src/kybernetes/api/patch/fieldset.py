@@ -254,4 +254,3 @@ def path_string(path: Path) -> str:
 
 def sort_paths(fields: Iterable[Path]) -> list[Path]:
     return sorted(fields, key=lambda p: [_rank(pe) for pe in p])
-

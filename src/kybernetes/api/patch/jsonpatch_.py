@@ -21,8 +21,13 @@ MAX_OPERATIONS = 10000
 
 def validate_json_patch(patch_ops: Any) -> list[dict[str, Any]]:
     """Check the document's shape (what upstream's ``DecodePatch`` checks); 400/413 otherwise."""
-    if not isinstance(patch_ops, list) or not all(isinstance(op, dict) for op in patch_ops):
-        raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    if patch_ops is None:
+        return []
+    if not isinstance(patch_ops, list):
+        raise bad_request(f"json: cannot unmarshal {_kind(patch_ops)} into Go value of type jsonpatch.Patch")
+    for op in patch_ops:
+        if not isinstance(op, dict):
+            raise bad_request(f"json: cannot unmarshal {_kind(op)} into Go value of type jsonpatch.Operation")
     if len(patch_ops) > MAX_OPERATIONS:
         raise too_large(
             f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(patch_ops)}"
@@ -30,11 +35,25 @@ def validate_json_patch(patch_ops: Any) -> list[dict[str, Any]]:
     return patch_ops
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "null"
+
+
 def apply_json_patch(obj: dict[str, Any], patch_ops: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply RFC 6902 operations to a copy of ``obj``; the input is never modified."""
-    validate_json_patch(patch_ops)
+    ops = validate_json_patch(patch_ops)
+    if not ops:
+        return deep_copy(obj)
     try:
-        patched = jsonpatch.JsonPatch(deep_copy(patch_ops)).apply(deep_copy(obj), in_place=True)
+        patched = jsonpatch.JsonPatch(deep_copy(ops)).apply(deep_copy(obj), in_place=True)
     except StatusError:
         raise
     except (

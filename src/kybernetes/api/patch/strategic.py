@@ -505,4 +505,3 @@ def _normalize_order(
                 out.append(right[j])
                 j += 1
     return out
-

@@ -20,12 +20,12 @@ from kybernetes.api.tables._base import (
     age,
     age_column,
     dig,
+    human_duration,
     integer,
     items,
     name,
     name_column,
     parse_time,
-    since,
     text,
 )
 
@@ -145,7 +145,9 @@ def _summarize(pod: Obj) -> tuple[str, int, int, datetime | None]:
     """(reason, ready containers, restarts, last restart) exactly as ``printPod`` computes them."""
     tally = _Tally(reason=_initial_reason(pod))
     tally.sidecars = {
-        str(c.get("name")) for c in items(pod, "spec", "initContainers") if dig(c, "restartPolicy") == "Always"
+        str(c.get("name"))
+        for c in items(pod, "spec", "initContainers")
+        if dig(c, "restartPolicy") == "Always"
     }
     initializing = _walk_init(pod, tally)
     if not initializing or _has_condition(pod.get("status") or {}, "Initialized"):
@@ -187,7 +189,7 @@ def pod_cells(pod: Obj, now: datetime) -> list[Any]:
     reason, ready, restarts, last_restart = _summarize(pod)
     restarts_text = str(restarts)
     if restarts and last_restart is not None:
-        restarts_text = f"{restarts} ({since(last_restart.isoformat(), now)} ago)"
+        restarts_text = f"{restarts} ({human_duration(now - last_restart)} ago)"
     return [
         name(pod),
         f"{ready}/{_total_containers(pod)}",
