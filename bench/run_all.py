@@ -112,10 +112,24 @@ class Bench:
         if self.etcd is not None:
             self.etcd.stop()
 
-    def error(self, where: str, exc: BaseException | str) -> None:
+    def error(self, where: str, exc: BaseException | str, server: str | None = None) -> None:
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        if server in self.servers and ("-> 5" in text or "InternalError" in text):
+            text += f" [server log: {self._last_exception(server)}]"
         self.results["errors"].append({"where": where, "error": text[:2000]})
         print(f"  !! {where}: {text[:600]}", flush=True)
+
+    def _last_exception(self, server: str) -> str:
+        """The last exception line of a server's log (what a 500 hides from the client)."""
+        lines = self.servers[server].log_tail(20_000).splitlines()
+        for line in reversed(lines):
+            if (
+                line
+                and not line.startswith((" ", "Traceback", "2"))
+                and ("Error" in line or "Exception" in line)
+            ):
+                return line.strip()[:400]
+        return "no exception in log"
 
     # --- phases --------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -143,11 +157,11 @@ class Bench:
                 api, "bench-warmup", prefix="p-", n=64, concurrency=self.cfg.concurrency, deadline_s=60
             )
             if result.errors:
-                self.error(f"warm-up creates on {name}", result.first_error)
+                self.error(f"warm-up creates on {name}", result.first_error, name)
             if extra.get("sample"):
                 self.value = extra["sample"]
         except Exception as exc:
-            self.error(f"warm-up on {name}", exc)
+            self.error(f"warm-up on {name}", exc, name)
 
     async def writes(self, apis: dict[str, Api]) -> None:
         cfg = self.cfg
@@ -159,14 +173,19 @@ class Bench:
                 try:
                     result, extra = await coro_factory()
                 except Exception as exc:
-                    self.error(f"writes/{variant} rep {rep}", exc)
+                    self.error(f"writes/{variant} rep {rep}", exc, variant.removeprefix("api-"))
                     continue
+                if result.errors or result.timed_out:
+                    self.error(
+                        f"writes/{variant} rep {rep} ({result.errors} errors)",
+                        result.first_error or "timed out",
+                        variant.removeprefix("api-"),
+                    )
                 row = {**result.summary(), **extra}
                 row.pop("sample", None)
                 runs.setdefault(variant, []).append(row)
                 print(
-                    f"  rep {rep} {variant:<22} {result.rate:9.1f}/s  ok={result.ok} err={result.errors}"
-                    + (f"  first error: {result.first_error[:300]}" if result.errors else ""),
+                    f"  rep {rep} {variant:<22} {result.rate:9.1f}/s  ok={result.ok} err={result.errors}",
                     flush=True,
                 )
         for variant, rows in runs.items():
@@ -239,20 +258,20 @@ class Bench:
             entry["populate"] = fill.summary()
             print(f"  populated: {fill.ok} ok, {fill.errors} errors, {fill.rate:.1f} creates/s", flush=True)
             if fill.errors or fill.timed_out:
-                self.error(f"list/{name} populate", fill.first_error or "timed out")
+                self.error(f"list/{name} populate", fill.first_error or "timed out", name)
                 return
             timings = await list_latency.list_timings(api, ns, expected=cfg.list_pods, reps=cfg.list_reps)
             entry.update(timings)
             for mode in list_latency.MODES:
                 t = timings[mode]
                 if t["error"]:
-                    self.error(f"list/{name}/{mode}", t["error"])
+                    self.error(f"list/{name}/{mode}", t["error"], name)
                 else:
                     print(
                         f"  {mode:<6} median {t['median_s'] * 1000:8.1f} ms  runs {t['runs_s']}", flush=True
                     )
         except Exception as exc:
-            self.error(f"list/{name}", exc)
+            self.error(f"list/{name}", exc, name)
 
     async def watch_phase(self, name: str, api: Api) -> None:
         cfg = self.cfg
@@ -268,12 +287,12 @@ class Bench:
                 api, ns, watchers=cfg.watchers, rate=cfg.watch_rate, duration_s=cfg.watch_duration_s
             )
         except Exception as exc:
-            self.error(f"watch/{name}", exc)
+            self.error(f"watch/{name}", exc, name)
             return
         self.results["watch"][name] = out
         for key in ("first_write_error", "first_watcher_error"):
             if out.get(key):
-                self.error(f"watch/{name} {key}", out[key])
+                self.error(f"watch/{name} {key}", out[key], name)
         d = out["delay_since_send"]
         print(
             f"  writes {out['writes_ok']}/{out['writes_planned']}, complete watchers "

@@ -141,7 +141,7 @@ class ResourceHandlers:
         label_sel = parse_label_selector(opts.label_selector) if opts.label_selector else None
         field_sel = parse_field_selector(opts.field_selector) if opts.field_selector else None
         if field_sel is not None:
-            validate_field_selector(info, field_sel)
+            field_sel = validate_field_selector(info, field_sel)
         if label_sel is None and field_sel is None:
             return None
 

@@ -9,6 +9,7 @@ Without printer columns a CRD gets a single ``Age`` column of type ``date``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -32,15 +33,19 @@ DEFAULT_CRD_COLUMNS: tuple[dict[str, Any], ...] = (
 )
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _date_cell(value: Any, now: datetime) -> Any:
+    """``metav1.Time.UnmarshalQueryParameter`` (strict RFC3339) then the human-readable age."""
     if not isinstance(value, str):
         return None
     if value in ("", "null"):
         return "<unknown>"
+    if not _RFC3339.match(value):
+        return "<invalid>"
     moment = parse_time(value)
-    if moment is None:
-        return "<unknown>" if value.startswith("0001-01-01") else "<invalid>"
-    return human_duration(now - moment)
+    return "<unknown>" if moment is None else human_duration(now - moment)
 
 
 def cell_for_json_value(column_type: str, value: Any, now: datetime) -> Any:

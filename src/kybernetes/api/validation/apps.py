@@ -152,12 +152,13 @@ def status_replicas(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         "collisionCount",
     ):
         out += f.nonnegative(status.get(k), f.child("status", k))
-    for lesser, greater in (("readyReplicas", "replicas"), ("availableReplicas", "readyReplicas")):
-        a, b = _int(status.get(lesser)), _int(status.get(greater))
-        if a is not None and b is not None and a > b and "availableReplicas" not in (lesser,) or (
-            lesser == "availableReplicas" and a is not None and b is not None and a > b
-        ):
-            out.append(f.invalid(f.child("status", lesser), a, f"cannot be greater than status.{greater}"))
+    replicas, ready, available = (_int(status.get(k)) for k in ("replicas", "readyReplicas", "availableReplicas"))
+    if ready is not None and replicas is not None and ready > replicas:
+        out.append(f.invalid("status.readyReplicas", ready, "cannot be greater than status.replicas"))
+    if available is not None and replicas is not None and available > replicas:
+        out.append(f.invalid("status.availableReplicas", available, "cannot be greater than status.replicas"))
+    if available is not None and ready is not None and available > ready:
+        out.append(f.invalid("status.availableReplicas", available, "cannot be greater than readyReplicas"))
     return out
 
 
