@@ -79,7 +79,7 @@ class Config:
 
     @classmethod
     def full(cls, concurrency: int) -> Config:
-        return cls(2000, 3, concurrency, 10_000, 5, 100, 50.0, 10.0, 600.0)
+        return cls(2000, 5, concurrency, 10_000, 5, 100, 50.0, 10.0, 600.0)
 
     @classmethod
     def quick(cls, concurrency: int) -> Config:
@@ -196,14 +196,16 @@ class Bench:
             }
 
     def _write_variants(self, apis: dict[str, Api], rep: int, stamp: int) -> list[tuple[str, Any]]:
+        """The interleaved write variants of one repetition, as (name, zero-argument coroutine factory)."""
         cfg = self.cfg
         n, c, deadline = cfg.writes_n, cfg.concurrency, cfg.deadline_s
+        me = os.getpid()
+        etcd_pid = self.etcd.pid if self.etcd is not None else None
         out: list[tuple[str, Any]] = []
         for name, api in apis.items():
-            kyb = self.servers[name]
-            pids = {"server": kyb.pid}
-            if name == "etcd" and self.etcd is not None:
-                pids["etcd"] = self.etcd.pid
+            pids = {"server": self.servers[name].pid, "client": me}
+            if name == "etcd":
+                pids["etcd"] = etcd_pid
 
             async def api_run(api: Api = api, pids: dict[str, int | None] = pids) -> tuple[LoadResult, Any]:
                 ns = f"bench-w{rep}"
@@ -214,32 +216,30 @@ class Bench:
 
             out.append((f"api-{name}", api_run))
 
-        async def sqlite_raw() -> tuple[LoadResult, Any]:
-            return await etcd_raw.sqlite_store_creates(
-                value=self.value, n=n, concurrency=c, deadline_s=deadline
-            ), {}
+        async def sampled(coro: Any, pids: dict[str, int | None]) -> tuple[LoadResult, Any]:
+            before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+            result = await coro
+            return result, {"cpu_s": {k: round(cpu_seconds(pid) - before[k], 3) for k, pid in pids.items()}}
+
+        def sqlite_raw() -> Any:
+            coro = etcd_raw.sqlite_store_creates(value=self.value, n=n, concurrency=c, deadline_s=deadline)
+            return sampled(coro, {"client": me})
 
         out.append(("sqlite-store-create", sqlite_raw))
         if self.etcd is not None:
             endpoint = self.etcd.endpoint
-            etcd_pid = {"etcd": self.etcd.pid}
             for variant, fn in (
                 ("etcd-store-create", etcd_raw.etcd_store_creates),
                 ("etcd-put-aetcd", etcd_raw.etcd_aetcd_puts),
                 ("etcd-put-gateway", etcd_raw.etcd_gateway_puts),
             ):
 
-                async def raw(fn: Any = fn, variant: str = variant) -> tuple[LoadResult, Any]:
-                    before = cpu_seconds(etcd_pid["etcd"])
-                    result = await fn(
-                        endpoint,
-                        prefix=f"/raw-{stamp}/{variant}/{rep}/",
-                        value=self.value,
-                        n=n,
-                        concurrency=c,
-                        deadline_s=deadline,
+                def raw(fn: Any = fn, variant: str = variant) -> Any:
+                    prefix = f"/raw-{stamp}/{variant}/{rep}/"
+                    coro = fn(
+                        endpoint, prefix=prefix, value=self.value, n=n, concurrency=c, deadline_s=deadline
                     )
-                    return result, {"cpu_s": {"etcd": round(cpu_seconds(etcd_pid["etcd"]) - before, 3)}}
+                    return sampled(coro, {"client": me, "etcd": etcd_pid})
 
                 out.append((variant, raw))
         return out
@@ -339,7 +339,7 @@ def report(results: dict[str, Any]) -> str:
             f"median of {cfg['writes_reps']} (value {meta['value_bytes']} B)"
         )
         lines.append(
-            f"  {'variant':<22}{'median/s':>10}  {'runs/s':<26}{'p50 ms':>8}{'p99 ms':>8}  {'CPU ms/op':<24}"
+            f"  {'variant':<22}{'median/s':>10}  {'runs/s':<34}{'p50 ms':>8}{'p99 ms':>8}  CPU ms per op (median)"
         )
         for variant, entry in results["writes"].items():
             rows = entry["runs"]
@@ -354,8 +354,8 @@ def report(results: dict[str, Any]) -> str:
             cpu_text = " ".join(f"{p}={median(v):.2f}" for p, v in cpu.items())
             errors = sum(r["errors"] for r in rows)
             lines.append(
-                f"  {variant:<22}{_fmt(entry['median_per_s']):>10}  {runs:<26}{p50:>8.1f}{p99:>8.1f}  "
-                f"{cpu_text:<24}" + (f" errors={errors}" if errors else "")
+                f"  {variant:<22}{_fmt(entry['median_per_s']):>10}  {runs:<34}{p50:>8.1f}{p99:>8.1f}  "
+                f"{cpu_text}" + (f" errors={errors}" if errors else "")
             )
         lines.append("  ratios (medians):")
         for name, value in results["ratios"].items():

@@ -25,12 +25,19 @@ def config(image: str = "nginx:1.25", replicas: int | None = 1, **extra: Any) ->
     }
     if replicas is not None:
         spec["replicas"] = replicas
-    obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"}, "spec": spec}
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "ns"},
+        "spec": spec,
+    }
     obj["metadata"].update(extra)
     return obj
 
 
-def apply(live: dict[str, Any] | None, cfg: dict[str, Any], manager: str = "kubectl", **kw: Any) -> dict[str, Any]:
+def apply(
+    live: dict[str, Any] | None, cfg: dict[str, Any], manager: str = "kubectl", **kw: Any
+) -> dict[str, Any]:
     before = copy.deepcopy(live), copy.deepcopy(cfg)
     kw.setdefault("force", False)
     kw.setdefault("now", T1)
@@ -78,7 +85,10 @@ class TestCreate:
                                     "f:image": {},
                                     "f:name": {},
                                     "f:ports": {
-                                        'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}
+                                        'k:{"containerPort":80,"protocol":"TCP"}': {
+                                            ".": {},
+                                            "f:containerPort": {},
+                                        }
                                     },
                                 }
                             }
@@ -92,7 +102,11 @@ class TestCreate:
         obj = created_by_update()
         assert obj["metadata"]["uid"] == "u"
         [entry] = obj["metadata"]["managedFields"]
-        assert (entry["manager"], entry["operation"], entry["time"]) == ("kubectl-client-side-apply", "Update", T0)
+        assert (entry["manager"], entry["operation"], entry["time"]) == (
+            "kubectl-client-side-apply",
+            "Update",
+            T0,
+        )
         spec = entry["fieldsV1"]["f:spec"]
         assert spec["f:replicas"] == {} and spec["f:selector"] == {}
         assert "." not in spec and "." not in spec["f:template"]
@@ -181,7 +195,10 @@ class TestApply:
         live = created_by_update()
         live = update_managed_fields(
             live,
-            _with(live, lambda o: o["spec"]["template"]["spec"]["containers"][0].update(imagePullPolicy="Always")),
+            _with(
+                live,
+                lambda o: o["spec"]["template"]["spec"]["containers"][0].update(imagePullPolicy="Always"),
+            ),
             manager="defaulter",
             now=T1,
             schema_name=DEPLOYMENT,
@@ -202,7 +219,9 @@ class TestApply:
         live = apply(None, config())
         live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = "TCP"
         out = apply(live, config(image="nginx:2"), now=T2)
-        assert out["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+        assert out["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+            {"containerPort": 80, "protocol": "TCP"}
+        ]
 
     def test_set_lists_union_and_atomic_lists_replace(self) -> None:
         live = apply(None, config(finalizers=["a"]), manager="one")
@@ -234,7 +253,7 @@ class TestApply:
         dup["spec"]["template"]["spec"]["containers"].append({"name": "web"})
         with pytest.raises(StatusError) as err:
             apply(None, dup)
-        assert err.value.code == 422 and "duplicate entries for key [name=\"web\"]" in err.value.message
+        assert err.value.code == 422 and 'duplicate entries for key [name="web"]' in err.value.message
         nokey = config()
         nokey["spec"]["template"]["spec"]["containers"].append({"image": "x"})
         with pytest.raises(StatusError) as err:
@@ -253,7 +272,12 @@ class TestApply:
         assert out["metadata"]["annotations"][key].startswith('{"apiVersion":"apps/v1"')
 
     def test_custom_resource_without_schema(self) -> None:
-        cr = {"apiVersion": "x.io/v1", "kind": "Thing", "metadata": {"name": "t", "finalizers": ["f"]}, "spec": {"a": 1}}
+        cr = {
+            "apiVersion": "x.io/v1",
+            "kind": "Thing",
+            "metadata": {"name": "t", "finalizers": ["f"]},
+            "spec": {"a": 1},
+        }
         out = server_side_apply(None, cr, manager="m", force=False, schema_name=None, now=T1)
         fv1 = out["metadata"]["managedFields"][0]["fieldsV1"]
         assert fv1["f:metadata"]["f:finalizers"] == {'v:"f"': {}}
@@ -285,14 +309,22 @@ class TestUpdateManagedFields:
     def test_removed_fields_leave_all_managers(self) -> None:
         live = apply(None, config(labels={"a": "1"}))
         out = update_managed_fields(
-            live, _with(live, lambda o: o["metadata"].pop("labels")), manager="x", now=T2, schema_name=DEPLOYMENT
+            live,
+            _with(live, lambda o: o["metadata"].pop("labels")),
+            manager="x",
+            now=T2,
+            schema_name=DEPLOYMENT,
         )
         assert "f:metadata" not in fields(out, "kubectl")
 
     def test_same_manager_accumulates(self) -> None:
         live = created_by_update("m")
         out = update_managed_fields(
-            live, _with(live, lambda o: o["metadata"].update(labels={"x": "y"})), manager="m", now=T1, schema_name=DEPLOYMENT
+            live,
+            _with(live, lambda o: o["metadata"].update(labels={"x": "y"})),
+            manager="m",
+            now=T1,
+            schema_name=DEPLOYMENT,
         )
         [entry] = out["metadata"]["managedFields"]
         assert entry["time"] == T1
@@ -318,7 +350,9 @@ class TestUpdateManagedFields:
     def test_subresource(self) -> None:
         live = apply(None, config())
         new = _with(live, lambda o: o.update(status={"replicas": 1}))
-        out = update_managed_fields(live, new, manager="ctrl", subresource="status", now=T2, schema_name=DEPLOYMENT)
+        out = update_managed_fields(
+            live, new, manager="ctrl", subresource="status", now=T2, schema_name=DEPLOYMENT
+        )
         entry = entries(out)[("ctrl", "Update")]
         assert entry["subresource"] == "status"
         assert entry["fieldsV1"] == {"f:status": {"f:replicas": {}}}
@@ -331,7 +365,9 @@ class TestUpdateManagedFields:
 
     def test_schema_looked_up_from_gvk(self) -> None:
         out = update_managed_fields(None, config(), manager="m", now=T0)
-        containers = out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+        containers = out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"][
+            "f:containers"
+        ]
         assert list(containers) == ['k:{"name":"web"}']
 
 
@@ -339,7 +375,10 @@ class TestFieldSet:
     def test_round_trip_and_paths(self) -> None:
         fv1 = {
             "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
-            "f:spec": {"f:containers": {'k:{"name": "web"}': {".": {}, "f:image": {}}}, "f:finalizers": {'v:"x"': {}}},
+            "f:spec": {
+                "f:containers": {'k:{"name": "web"}': {".": {}, "f:image": {}}},
+                "f:finalizers": {'v:"x"': {}},
+            },
         }
         parsed = from_fields_v1(fv1)
         assert ("f:spec", "f:containers", 'k:{"name":"web"}', "f:image") in parsed

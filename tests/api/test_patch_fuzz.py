@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import orjson
@@ -77,13 +78,19 @@ JSON = st.recursive(
 )
 DOCS = st.dictionaries(KEYS, JSON, max_size=5)
 
-POINTER_PARTS = st.sampled_from(["metadata", "spec", "labels", "containers", "0", "1", "-", "image", "name", "x", "~1"])
+POINTER_PARTS = st.sampled_from(
+    ["metadata", "spec", "labels", "containers", "0", "1", "-", "image", "name", "x", "~1"]
+)
 POINTERS = st.lists(POINTER_PARTS, max_size=5).map(lambda parts: "".join("/" + p for p in parts))
 OPS = st.fixed_dictionaries(
     {"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "bogus"]), "path": POINTERS},
     optional={"value": JSON, "from": POINTERS},
 )
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("PATCH_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def check(result: Any, original: dict[str, Any], before: dict[str, Any]) -> None:

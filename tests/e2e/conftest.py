@@ -7,24 +7,102 @@ discovery and /version caches never leak between servers.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 START_TIMEOUT = 60.0
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.1, what: str = "") -> T:
+    """Poll ``check`` until it returns a truthy value (returned) or ``timeout`` passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    warnings: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class LineReader:
+    """Reads a subprocess's stdout on a thread so tests can wait for lines with a bound."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_line(self, predicate: Callable[[str], bool], *, timeout: float = 15.0, start: int = 0) -> str:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    if predicate(line):
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching line within {timeout}s; got {self.lines!r}")
+                self._cond.wait(remaining)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._thread.join(timeout=5)
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return stderr
 
 
 class KybServer:
@@ -40,11 +118,22 @@ class KybServer:
         self.log_path = self.data_dir / "server.log"
 
     def start(self) -> KybServer:
-        cmd = [sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(self.data_dir), "--port", "0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "kybernetes.cli.main",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            "0",
+        ]
         if self.datastore:
             cmd += ["--datastore", self.datastore]
         log = self.log_path.open("a")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
         deadline = time.monotonic() + START_TIMEOUT
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -97,6 +186,78 @@ class KybServer:
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def kubectl_bg(self, *args: str) -> LineReader:
+        """Start a long-running kubectl (``get -w``); the caller must ``stop()`` the returned reader."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir)}
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        proc = subprocess.Popen(
+            [KUBECTL, "--cache-dir", str(self.cache_dir), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        return LineReader(proc)
+
+    def _kubeconfig_parts(self) -> tuple[str, bytes, str]:
+        import yaml
+
+        cfg = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = cfg["clusters"][0]["cluster"]
+        user = cfg["users"][0]["user"]
+        return cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), user["token"]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float = 30.0,
+    ) -> RawResponse:
+        """One raw HTTPS request with the admin token; ``body`` may be bytes, str or a JSON-able value."""
+        server, ca, token = self._kubeconfig_parts()
+        parts = urlsplit(server)
+        ctx = ssl.create_default_context(cadata=ca.decode())
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "127.0.0.1", parts.port, context=ctx, timeout=timeout
+        )
+        if query:
+            path = f"{path}?{urlencode(query)}"
+        data: bytes | None
+        if body is None:
+            data = None
+        elif isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}", "Accept": accept}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            warnings = [v for k, v in resp.getheaders() if k.lower() == "warning"]
+            return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload, warnings)
+        finally:
+            conn.close()
+
+    def create_namespace(self, name: str | None = None) -> str:
+        name = name or unique("e2e")
+        resp = self.request(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        )
+        assert resp.status == 201, (resp.status, resp.body[:500])
+        return name
+
     def api_client(self) -> Any:
         from kubernetes import client, config
 
@@ -131,3 +292,14 @@ def kyb_sqlite() -> Iterator[KybServer]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture
+def ns(request: pytest.FixtureRequest) -> str:
+    """A fresh namespace on the module's server (``kyb`` or ``kyb_sqlite``, whichever the test uses)."""
+    server: KybServer
+    if "kyb_sqlite" in request.fixturenames:
+        server = request.getfixturevalue("kyb_sqlite")
+    else:
+        server = request.getfixturevalue("kyb")
+    return server.create_namespace()

@@ -337,6 +337,12 @@ class Operations:
         _, stored = await self._guaranteed(namespace, name, mutate, opts.dry_run)
         return Outcome(stored, list(warnings))
 
+    def _ignored_fields(self, subresource: str | None) -> list[tuple[str, ...]]:
+        """Status is not owned through the main resource (it is reset there), as upstream's strategies say."""
+        if subresource is None and self.strategy.has_status_subresource:
+            return [("f:status",)]
+        return []
+
     def _patch_schema_name(self) -> str | None:
         return None if self.info.custom else self.info.schema_name
 
@@ -403,6 +409,7 @@ class Operations:
                 schema_name=self._patch_schema_name(),
                 subresource=subresource or "",
                 now=meta.now_rfc3339(),
+                ignored_fields=self._ignored_fields(subresource),
             )
             managed = merged.get("metadata", {}).get("managedFields")
             new = self.finish_update(

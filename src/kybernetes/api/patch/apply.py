@@ -27,7 +27,7 @@ from typing import Any
 from kybernetes.api.errors import Cause, StatusError, bad_request
 from kybernetes.api.patch import _schema as sch
 from kybernetes.api.patch._common import PatchError, deep_copy, json_equal, unprocessable
-from kybernetes.api.patch._typed import MISSING, compare, merge, remove, value_at
+from kybernetes.api.patch._typed import compare, merge, remove, value_at
 from kybernetes.api.patch.fieldset import (
     FieldSet,
     Path,
@@ -260,9 +260,19 @@ def server_side_apply(
             live_obj, applied, managers, manager, force, root, subresource, api_version, now, ignored
         )
     except PatchError as exc:
-        raise unprocessable(f"failed to create typed patch object: {exc.message}") from exc
+        raise unprocessable(
+            f"failed to create typed patch object ({_describe(applied)}): {exc.message}"
+        ) from exc
     except RecursionError as exc:
         raise unprocessable() from exc
+
+
+def _describe(obj: dict[str, Any]) -> str:
+    """``objectGVKNN``: ``apps/v1, Kind=Deployment ns/name``."""
+    api_version, kind = obj.get("apiVersion") or "", obj.get("kind") or ""
+    meta = _metadata(obj) or {}
+    group_version = api_version if "/" in str(api_version) else f"/{api_version}"
+    return f"{group_version}, Kind={kind} {meta.get('namespace') or ''}/{meta.get('name') or ''}"
 
 
 def _apply(

@@ -62,7 +62,8 @@ def _template_for_replicas(spec: dict[str, Any], path: str, kind: str) -> list[C
     if tspec.get("activeDeadlineSeconds") is not None:
         out.append(
             f.forbidden(
-                f.child(tpath, "spec", "activeDeadlineSeconds"), f"activeDeadlineSeconds in {kind} is not Supported"
+                f.child(tpath, "spec", "activeDeadlineSeconds"),
+                f"activeDeadlineSeconds in {kind} is not Supported",
             )
         )
     return out
@@ -90,7 +91,9 @@ def _deployment_strategy(strategy: Any, path: str) -> list[Cause]:
     if stype == "Recreate":
         if rolling is not None:
             out.append(
-                f.forbidden(f.child(path, "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'")
+                f.forbidden(
+                    f.child(path, "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'"
+                )
             )
     elif stype == "RollingUpdate" or stype is None:
         if isinstance(rolling, dict):
@@ -98,7 +101,12 @@ def _deployment_strategy(strategy: Any, path: str) -> list[Cause]:
             mu, ms = rolling.get("maxUnavailable"), rolling.get("maxSurge")
             out += validate_positive_int_or_percent(mu, f.child(rp, "maxUnavailable"))
             out += validate_positive_int_or_percent(ms, f.child(rp, "maxSurge"))
-            if mu is not None and ms is not None and int_or_percent_value(mu) == 0 and int_or_percent_value(ms) == 0:
+            if (
+                mu is not None
+                and ms is not None
+                and int_or_percent_value(mu) == 0
+                and int_or_percent_value(ms) == 0
+            ):
                 out.append(f.invalid(f.child(rp, "maxUnavailable"), mu, "may not be 0 when `maxSurge` is 0"))
             out += not_more_than_100_percent(mu, f.child(rp, "maxUnavailable"))
     else:
@@ -126,7 +134,9 @@ def create_deployment(obj: dict[str, Any]) -> list[Cause]:
 
 
 def update_deployment(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return create_deployment(new) + f.immutable(_spec(new).get("selector"), _spec(old).get("selector"), "spec.selector")
+    return create_deployment(new) + f.immutable(
+        _spec(new).get("selector"), _spec(old).get("selector"), "spec.selector"
+    )
 
 
 def status_replicas(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
@@ -152,7 +162,9 @@ def status_replicas(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         "collisionCount",
     ):
         out += f.nonnegative(status.get(k), f.child("status", k))
-    replicas, ready, available = (_int(status.get(k)) for k in ("replicas", "readyReplicas", "availableReplicas"))
+    replicas, ready, available = (
+        _int(status.get(k)) for k in ("replicas", "readyReplicas", "availableReplicas")
+    )
     if ready is not None and replicas is not None and ready > replicas:
         out.append(f.invalid("status.readyReplicas", ready, "cannot be greater than status.replicas"))
     if available is not None and replicas is not None and available > replicas:
@@ -177,7 +189,9 @@ def create_replica_set(obj: dict[str, Any]) -> list[Cause]:
 
 
 def update_replica_set(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return create_replica_set(new) + f.immutable(_spec(new).get("selector"), _spec(old).get("selector"), "spec.selector")
+    return create_replica_set(new) + f.immutable(
+        _spec(new).get("selector"), _spec(old).get("selector"), "spec.selector"
+    )
 
 
 # -- StatefulSet --------------------------------------------------------------------------------------
@@ -195,7 +209,9 @@ def create_stateful_set(obj: dict[str, Any]) -> list[Cause]:
         if strategy.get("rollingUpdate") is not None:
             out.append(
                 f.invalid(
-                    "spec.updateStrategy.rollingUpdate", strategy["rollingUpdate"], "only allowed for updateStrategy 'RollingUpdate'"
+                    "spec.updateStrategy.rollingUpdate",
+                    strategy["rollingUpdate"],
+                    "only allowed for updateStrategy 'RollingUpdate'",
                 )
             )
     elif stype == "RollingUpdate":
@@ -205,7 +221,11 @@ def create_stateful_set(obj: dict[str, Any]) -> list[Cause]:
         if mu is not None:
             out += validate_positive_int_or_percent(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable")
             if int_or_percent_value(mu) == 0:
-                out.append(f.invalid("spec.updateStrategy.rollingUpdate.maxUnavailable", mu, "must be greater than 0"))
+                out.append(
+                    f.invalid(
+                        "spec.updateStrategy.rollingUpdate.maxUnavailable", mu, "must be greater than 0"
+                    )
+                )
             out += not_more_than_100_percent(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable")
     elif stype is not None:
         out.append(f.invalid("spec.updateStrategy", strategy, "must be 'RollingUpdate' or 'OnDelete'"))
@@ -213,7 +233,11 @@ def create_stateful_set(obj: dict[str, Any]) -> list[Cause]:
     for k in ("whenDeleted", "whenScaled"):
         v = retention.get(k)
         if isinstance(v, str) and v not in ("Retain", "Delete"):
-            out.append(f.not_supported(f.child("spec.persistentVolumeClaimRetentionPolicy", k), v, ("Retain", "Delete")))
+            out.append(
+                f.not_supported(
+                    f.child("spec.persistentVolumeClaimRetentionPolicy", k), v, ("Retain", "Delete")
+                )
+            )
     out += f.nonnegative(spec.get("replicas"), "spec.replicas")
     out += f.nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     out += f.nonnegative(_dict(spec.get("ordinals")).get("start"), "spec.ordinals.start")
@@ -232,7 +256,10 @@ def create_stateful_set(obj: dict[str, Any]) -> list[Cause]:
         out.append(f.not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
     if tspec.get("activeDeadlineSeconds") is not None:
         out.append(
-            f.forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet is not Supported")
+            f.forbidden(
+                "spec.template.spec.activeDeadlineSeconds",
+                "activeDeadlineSeconds in StatefulSet is not Supported",
+            )
         )
     for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
         name = _s(_dict(_dict(claim).get("metadata")).get("name"))
@@ -323,7 +350,9 @@ def create_daemon_set(obj: dict[str, Any]) -> list[Cause]:
 
 
 def update_daemon_set(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return create_daemon_set(new) + f.immutable(_spec(new).get("selector"), _spec(old).get("selector"), "spec.selector")
+    return create_daemon_set(new) + f.immutable(
+        _spec(new).get("selector"), _spec(old).get("selector"), "spec.selector"
+    )
 
 
 # -- ControllerRevision -------------------------------------------------------------------------------

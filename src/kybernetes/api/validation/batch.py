@@ -30,7 +30,12 @@ _BOUNDS: tuple[tuple[int, int, dict[str, int] | None], ...] = (
     (
         1,
         12,
-        {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))},
+        {
+            m: i + 1
+            for i, m in enumerate(
+                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+            )
+        },
     ),
     (0, 6, {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}),
 )
@@ -122,7 +127,9 @@ def _validate_schedule(schedule: str, time_zone: Any, allow_tz: bool, path: str)
     if allow_tz and "TZ" in schedule and time_zone is not None:
         out.append(f.invalid(path, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
     elif not allow_tz and "TZ" in schedule:
-        out.append(f.invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+        out.append(
+            f.invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
+        )
     return out
 
 
@@ -132,7 +139,13 @@ def _validate_time_zone(tz: Any, path: str) -> list[Cause]:
     if not isinstance(tz, str) or not tz:
         return [f.invalid(path, tz, "timeZone must be nil or non-empty string")]
     if tz == "Local":
-        return [f.invalid(path, tz, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones")]
+        return [
+            f.invalid(
+                path,
+                tz,
+                "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
+            )
+        ]
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -143,7 +156,13 @@ def _validate_time_zone(tz: Any, path: str) -> list[Cause]:
 def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
     """``validateJobSpec`` (shared by Jobs and CronJob job templates)."""
     out: list[Cause] = []
-    for k in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+    for k in (
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+    ):
         out += f.nonnegative(spec.get(k), f.child(path, k))
     mode = spec.get("completionMode")
     if mode is not None:
@@ -154,12 +173,12 @@ def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
     if spec.get("backoffLimitPerIndex") is not None:
         out += f.nonnegative(spec["backoffLimitPerIndex"], f.child(path, "backoffLimitPerIndex"))
         if mode != "Indexed":
-            out.append(
-                f.forbidden(f.child(path, "backoffLimitPerIndex"), "requires indexed completion mode")
-            )
+            out.append(f.forbidden(f.child(path, "backoffLimitPerIndex"), "requires indexed completion mode"))
     prp = spec.get("podReplacementPolicy")
     if prp is not None:
-        allowed = ("Failed",) if spec.get("podFailurePolicy") is not None else ("TerminatingOrFailed", "Failed")
+        allowed = (
+            ("Failed",) if spec.get("podFailurePolicy") is not None else ("TerminatingOrFailed", "Failed")
+        )
         if prp not in allowed:
             out.append(f.not_supported(f.child(path, "podReplacementPolicy"), prp, allowed))
     template = spec.get("template")
@@ -206,7 +225,9 @@ def create_job(obj: dict[str, Any]) -> list[Cause]:
         if names.is_dns1123_label(hostname):
             out.append(
                 f.invalid(
-                    "metadata.name", _s(m.get("name")), f"will not able to create pod with invalid DNS label: {hostname}"
+                    "metadata.name",
+                    _s(m.get("name")),
+                    f"will not able to create pod with invalid DNS label: {hostname}",
                 )
             )
     return out
@@ -227,8 +248,16 @@ def update_job(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     suspended_never_started = ns.get("suspend") is True and not _dict(old.get("status")).get("startTime")
     if suspended_never_started:
         nt, ot = _dict(ns.get("template")), _dict(os_.get("template"))
-        n_spec = {k: v for k, v in _dict(nt.get("spec")).items() if k not in ("affinity", "nodeSelector", "tolerations", "schedulingGates")}
-        o_spec = {k: v for k, v in _dict(ot.get("spec")).items() if k not in ("affinity", "nodeSelector", "tolerations", "schedulingGates")}
+        n_spec = {
+            k: v
+            for k, v in _dict(nt.get("spec")).items()
+            if k not in ("affinity", "nodeSelector", "tolerations", "schedulingGates")
+        }
+        o_spec = {
+            k: v
+            for k, v in _dict(ot.get("spec")).items()
+            if k not in ("affinity", "nodeSelector", "tolerations", "schedulingGates")
+        }
         if not f.semantic_equal(n_spec, o_spec):
             out += f.immutable(ns.get("template"), os_.get("template"), "spec.template")
     else:
@@ -250,7 +279,9 @@ def create_cron_job(obj: dict[str, Any], old: dict[str, Any] | None = None) -> l
     out: list[Cause] = []
     name = _s(_dict(obj.get("metadata")).get("name"))
     if len(name) > CRONJOB_NAME_MAX_LENGTH:
-        out.append(f.invalid("metadata.name", name, f"must be no more than {CRONJOB_NAME_MAX_LENGTH} characters"))
+        out.append(
+            f.invalid("metadata.name", name, f"must be no more than {CRONJOB_NAME_MAX_LENGTH} characters")
+        )
     spec = _dict(obj.get("spec"))
     schedule = _s(spec.get("schedule"))
     if not schedule:

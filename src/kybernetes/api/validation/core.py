@@ -105,18 +105,31 @@ def update_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     ads, old_ads = ns.get("activeDeadlineSeconds"), os_.get("activeDeadlineSeconds")
     if isinstance(ads, int):
         if ads < 0 or ads > podspec.MAX_INT32:
-            out.append(f.invalid("spec.activeDeadlineSeconds", ads, names.inclusive_range_error(0, podspec.MAX_INT32)))
+            out.append(
+                f.invalid(
+                    "spec.activeDeadlineSeconds", ads, names.inclusive_range_error(0, podspec.MAX_INT32)
+                )
+            )
             return out
         if isinstance(old_ads, int) and old_ads < ads:
-            out.append(f.invalid("spec.activeDeadlineSeconds", ads, "must be less than or equal to previous value"))
+            out.append(
+                f.invalid("spec.activeDeadlineSeconds", ads, "must be less than or equal to previous value")
+            )
             return out
     elif isinstance(old_ads, int):
-        out.append(f.invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))
+        out.append(
+            f.invalid(
+                "spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"
+            )
+        )
     new_tols = {_toleration_key(t) for t in _list(ns.get("tolerations"))}
     for i, t in enumerate(_list(os_.get("tolerations"))):
         if _toleration_key(t) not in new_tols:
             out.append(
-                f.forbidden(f.index("spec.tolerations", i), "existing toleration can not be modified except its tolerationSeconds")
+                f.forbidden(
+                    f.index("spec.tolerations", i),
+                    "existing toleration can not be modified except its tolerationSeconds",
+                )
             )
     old_gates = {_s(_dict(g).get("name")) for g in _list(os_.get("schedulingGates"))}
     for i, g in enumerate(_list(ns.get("schedulingGates"))):
@@ -124,7 +137,8 @@ def update_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         if name not in old_gates:
             out.append(
                 f.forbidden(
-                    f.index("spec.schedulingGates", i), f"only deletion is allowed, but found new scheduling gate '{name}'"
+                    f.index("spec.schedulingGates", i),
+                    f"only deletion is allowed, but found new scheduling gate '{name}'",
                 )
             )
     if f.semantic_equal(ns, os_):
@@ -162,14 +176,14 @@ def status_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     status = _dict(new.get("status"))
     nominated = _s(status.get("nominatedNodeName"))
     if nominated:
-        out += f.invalid_each("status.nominatedNodeName", nominated, names.name_is_dns_subdomain(nominated, False))
+        out += f.invalid_each(
+            "status.nominatedNodeName", nominated, names.name_is_dns_subdomain(nominated, False)
+        )
     ctr_names = {_s(_dict(c).get("name")) for c in _list(_spec(new).get("containers"))}
     for i, cs in enumerate(_list(status.get("containerStatuses"))):
         name = _s(_dict(cs).get("name"))
         if ctr_names and name not in ctr_names:
-            out.append(
-                f.not_found(f.child(f.index("status.containerStatuses", i), "name"), name)
-            )
+            out.append(f.not_found(f.child(f.index("status.containerStatuses", i), "name"), name))
     for i, ip in enumerate(_list(status.get("podIPs"))):
         v = _s(_dict(ip).get("ip"))
         out += f.invalid_each(f.child(f.index("status.podIPs", i), "ip"), v, names.is_valid_ip(v))
@@ -198,7 +212,9 @@ def create_replication_controller(obj: dict[str, Any]) -> list[Cause]:
         return out
     labels = _dict(_dict(template.get("metadata")).get("labels"))
     if selector and any(labels.get(k) != v for k, v in selector.items()):
-        out.append(f.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
+        out.append(
+            f.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+        )
     out += podspec.validate_pod_template_spec(template, "spec.template")
     restart = _dict(template.get("spec")).get("restartPolicy")
     if isinstance(restart, str) and restart != "Always":
@@ -273,7 +289,9 @@ def create_service(obj: dict[str, Any]) -> list[Cause]:
         if node_port:
             if stype in ("ClusterIP", None, "ExternalName"):
                 out.append(
-                    f.forbidden(f.child(p, "nodePort"), f"may not be used when `type` is '{stype or 'ClusterIP'}'")
+                    f.forbidden(
+                        f.child(p, "nodePort"), f"may not be used when `type` is '{stype or 'ClusterIP'}'"
+                    )
                 )
             else:
                 out += f.invalid_each(f.child(p, "nodePort"), node_port, names.is_valid_port_num(node_port))
@@ -297,7 +315,11 @@ def create_service(obj: dict[str, Any]) -> list[Cause]:
     if etp:
         if stype not in ("NodePort", "LoadBalancer"):
             out.append(
-                f.invalid("spec.externalTrafficPolicy", etp, "may only be set when `type` is 'NodePort' or 'LoadBalancer'")
+                f.invalid(
+                    "spec.externalTrafficPolicy",
+                    etp,
+                    "may only be set when `type` is 'NodePort' or 'LoadBalancer'",
+                )
             )
         elif etp not in ("Cluster", "Local"):
             out.append(f.not_supported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
@@ -421,7 +443,9 @@ def update_secret(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
 def _finalizer_name(name: str, path: str) -> list[Cause]:
     out = f.invalid_each(path, name, names.is_qualified_name(name))
     if not out and "/" not in name and name not in STANDARD_FINALIZERS:
-        out.append(f.invalid(path, name, "name is neither a standard finalizer name nor is it fully qualified"))
+        out.append(
+            f.invalid(path, name, "name is neither a standard finalizer name nor is it fully qualified")
+        )
     return out
 
 
@@ -442,7 +466,9 @@ def status_namespace(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         if phase != "Active":
             return [f.invalid("status.Phase", phase, "may only be 'Active' if `deletionTimestamp` is empty")]
     elif phase != "Terminating":
-        return [f.invalid("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` is not empty")]
+        return [
+            f.invalid("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` is not empty")
+        ]
     return []
 
 
@@ -463,7 +489,9 @@ def _validate_taints(taints: Any, path: str) -> list[Cause]:
         if not effect:
             out.append(f.required(f.child(p, "effect")))
         elif effect not in podspec.TAINT_EFFECTS:
-            out.append(f.not_supported(f.child(p, "effect"), effect, ("NoSchedule", "PreferNoSchedule", "NoExecute")))
+            out.append(
+                f.not_supported(f.child(p, "effect"), effect, ("NoSchedule", "PreferNoSchedule", "NoExecute"))
+            )
         if (k, effect) in seen:
             out.append(f.duplicate(p, taint, "taints must be unique by key and effect pair"))
         seen.add((k, effect))
@@ -486,9 +514,13 @@ def update_node(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     ns, os_ = _spec(new), _spec(old)
     old_cidrs = _list(os_.get("podCIDRs"))
     if old_cidrs and _list(ns.get("podCIDRs")) != old_cidrs:
-        out.append(f.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
+        out.append(
+            f.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid')
+        )
     if _s(os_.get("providerID")) and ns.get("providerID") != os_.get("providerID"):
-        out.append(f.forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'))
+        out.append(
+            f.forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid')
+        )
     return out
 
 
@@ -498,7 +530,9 @@ def status_node(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     for section in ("capacity", "allocatable"):
         for k, v in _dict(status.get(section)).items():
             if quantity.is_valid(v) and quantity.parse(v) < 0:
-                out.append(f.invalid(f.key(f.child("status", section), k), quantity.canonical(v), f.IS_NEGATIVE))
+                out.append(
+                    f.invalid(f.key(f.child("status", section), k), quantity.canonical(v), f.IS_NEGATIVE)
+                )
     return out
 
 
@@ -557,7 +591,11 @@ def update_persistent_volume(new: dict[str, Any], old: dict[str, Any]) -> list[C
     ns, os_ = _spec(new), _spec(old)
     for s in PV_SOURCES:
         if not f.semantic_equal(ns.get(s), os_.get(s)):
-            out.append(f.forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"))
+            out.append(
+                f.forbidden(
+                    "spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"
+                )
+            )
             break
     out += f.immutable(ns.get("volumeMode"), os_.get("volumeMode"), "volumeMode")
     if os_.get("nodeAffinity") is not None:
@@ -574,7 +612,11 @@ def create_persistent_volume_claim(obj: dict[str, Any]) -> list[Cause]:
     if storage is None:
         out.append(f.required(f.key("spec.resources", "storage")))
     elif quantity.is_valid(storage) and quantity.parse(storage) <= 0:
-        out.append(f.invalid(f.key("spec.resources", "storage"), quantity.canonical(storage), "must be greater than zero"))
+        out.append(
+            f.invalid(
+                f.key("spec.resources", "storage"), quantity.canonical(storage), "must be greater than zero"
+            )
+        )
     mode = spec.get("volumeMode")
     if isinstance(mode, str) and mode not in VOLUME_MODES:
         out.append(f.not_supported("spec.volumeMode", mode, VOLUME_MODES))
@@ -655,7 +697,14 @@ def create_resource_quota(obj: dict[str, Any]) -> list[Cause]:
         out += f.invalid_each(f.key("spec.hard", k), k, names.is_qualified_name(k))
         if quantity.is_valid(v) and quantity.parse(v) < 0:
             out.append(f.invalid(f.key("spec.hard", k), quantity.canonical(v), f.IS_NEGATIVE))
-    scopes = ("BestEffort", "CrossNamespacePodAffinity", "NotBestEffort", "NotTerminating", "PriorityClass", "Terminating")
+    scopes = (
+        "BestEffort",
+        "CrossNamespacePodAffinity",
+        "NotBestEffort",
+        "NotTerminating",
+        "PriorityClass",
+        "Terminating",
+    )
     for s in _list(_spec(obj).get("scopes")):
         if s not in scopes:
             out.append(f.not_supported("spec.scopes", s, scopes))

@@ -127,7 +127,9 @@ def validate_object_meta(
         if not namespace:
             out.append(f.required(f.child(path, "namespace")))
         else:
-            out += f.invalid_each(f.child(path, "namespace"), namespace, names.name_is_dns_label(namespace, False))
+            out += f.invalid_each(
+                f.child(path, "namespace"), namespace, names.name_is_dns_label(namespace, False)
+            )
     elif namespace:
         out.append(f.forbidden(f.child(path, "namespace"), "not allowed on this type"))
     out += f.nonnegative(meta.get("generation"), f.child(path, "generation"))
@@ -177,7 +179,9 @@ def validate_object_meta_update(new: Any, old: Any, path: str = "metadata") -> l
     if new.get("uid"):
         out += f.immutable(new.get("uid"), old.get("uid"), f.child(path, "uid"))
     if new.get("creationTimestamp") and old.get("creationTimestamp"):
-        out += f.immutable(new["creationTimestamp"], old["creationTimestamp"], f.child(path, "creationTimestamp"))
+        out += f.immutable(
+            new["creationTimestamp"], old["creationTimestamp"], f.child(path, "creationTimestamp")
+        )
     if "deletionGracePeriodSeconds" in new and old.get("deletionGracePeriodSeconds") is not None:
         out += f.immutable(
             new.get("deletionGracePeriodSeconds"),
@@ -211,12 +215,15 @@ def validate_label_selector(selector: Any, path: str) -> list[Cause]:
             if values:
                 out.append(
                     f.forbidden(
-                        f.child(p, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+                        f.child(p, "values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
                     )
                 )
         else:
             out.append(f.invalid(f.child(p, "operator"), op or "", "not a valid selector operator"))
-        out += f.invalid_each(f.child(p, "key"), _str(expr.get("key")), names.is_qualified_name(_str(expr.get("key"))))
+        out += f.invalid_each(
+            f.child(p, "key"), _str(expr.get("key")), names.is_qualified_name(_str(expr.get("key")))
+        )
         for j, v in enumerate(values):
             if isinstance(v, str):
                 out += f.invalid_each(f.index(f.child(p, "values"), j), v, names.is_valid_label_value(v))
@@ -258,7 +265,12 @@ def selector_parses(selector: Any) -> bool:
     if not isinstance(selector, dict):
         return True
     for expr in selector.get("matchExpressions") or []:
-        if not isinstance(expr, dict) or expr.get("operator") not in ("In", "NotIn", "Exists", "DoesNotExist"):
+        if not isinstance(expr, dict) or expr.get("operator") not in (
+            "In",
+            "NotIn",
+            "Exists",
+            "DoesNotExist",
+        ):
             return False
         if expr.get("operator") in ("In", "NotIn") and not expr.get("values"):
             return False

@@ -39,9 +39,7 @@ def inclusive_range_error(lo: int, hi: int) -> str:
 
 
 _QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QUALIFIED_NAME_ERR = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
+_QUALIFIED_NAME_ERR = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 _QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
 QUALIFIED_NAME_MAX_LENGTH = 63
 
@@ -92,7 +90,9 @@ _PERCENT_FMT = "[0-9]+%"
 _PERCENT_ERR = "a valid percent string must be a numeric string followed by an ending '%'"
 _PERCENT_RE = re.compile(f"^{_PERCENT_FMT}$")
 
-_RELAXED_ENV_ERR = "a valid environment variable name must consist only of printable ASCII characters other than '='"
+_RELAXED_ENV_ERR = (
+    "a valid environment variable name must consist only of printable ASCII characters other than '='"
+)
 
 _PORT_NAME_CHARS_RE = re.compile("^[-a-z0-9]+$")
 _PORT_NAME_ONE_LETTER_RE = re.compile("[a-z]")
@@ -151,7 +151,8 @@ def is_qualified_name(value: str) -> list[str]:
         errs.append("name part " + max_len_error(QUALIFIED_NAME_MAX_LENGTH))
     if name and not _QUALIFIED_NAME_RE.match(name):
         errs.append(
-            "name part " + regex_error(_QUALIFIED_NAME_ERR, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
+            "name part "
+            + regex_error(_QUALIFIED_NAME_ERR, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
         )
     return errs
 

@@ -57,7 +57,16 @@ VOLUME_SOURCES = (
     "ephemeral",
     "image",
 )
-HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket")
+HOST_PATH_TYPES = (
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+)
 
 
 def _s(v: Any) -> str:
@@ -137,10 +146,20 @@ def _validate_volume_source(vol: dict[str, Any], p: str) -> list[Cause]:
     if isinstance(vol.get("emptyDir"), dict):
         medium = vol["emptyDir"].get("medium")
         limit = vol["emptyDir"].get("sizeLimit")
-        if isinstance(medium, str) and medium not in ("", "Memory", "HugePages") and not medium.startswith("HugePages-"):
+        if (
+            isinstance(medium, str)
+            and medium not in ("", "Memory", "HugePages")
+            and not medium.startswith("HugePages-")
+        ):
             out.append(f.not_supported(f.child(p, "emptyDir", "medium"), medium, ("", "Memory", "HugePages")))
         if limit is not None and quantity.is_valid(limit) and quantity.parse(limit) < 0:
-            out.append(f.invalid(f.child(p, "emptyDir", "sizeLimit"), str(limit), "SizeLimit field must be a valid resource quantity"))
+            out.append(
+                f.invalid(
+                    f.child(p, "emptyDir", "sizeLimit"),
+                    str(limit),
+                    "SizeLimit field must be a valid resource quantity",
+                )
+            )
     if isinstance(vol.get("nfs"), dict):
         if not _s(vol["nfs"].get("server")):
             out.append(f.required(f.child(p, "nfs", "server")))
@@ -232,10 +251,18 @@ def _validate_env(env: Any, path: str) -> list[Cause]:
         if not isinstance(value_from, dict):
             continue
         vp = f.child(p, "valueFrom")
-        sources = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef") if value_from.get(k)]
+        sources = [
+            k
+            for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+            if value_from.get(k)
+        ]
         if not sources:
             out.append(
-                f.invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+                f.invalid(
+                    vp,
+                    "",
+                    "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+                )
             )
         if _s(ev.get("value")):
             if sources:
@@ -421,7 +448,13 @@ def _validate_probe(probe: Any, path: str, *, require_success_one: bool) -> list
     if not isinstance(probe, dict):
         return []
     out = _validate_handler(probe, path, ("exec", "httpGet", "tcpSocket", "grpc"))
-    for k in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+    for k in (
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ):
         out += f.nonnegative(probe.get(k), f.child(path, k))
     tgp = _int(probe.get("terminationGracePeriodSeconds"))
     if tgp is not None and tgp <= 0:
@@ -432,7 +465,9 @@ def _validate_probe(probe: Any, path: str, *, require_success_one: bool) -> list
     return out
 
 
-def _validate_container(ctr: dict[str, Any], p: str, volumes: set[str], *, is_init: bool, is_pod: bool) -> list[Cause]:
+def _validate_container(
+    ctr: dict[str, Any], p: str, volumes: set[str], *, is_init: bool, is_pod: bool
+) -> list[Cause]:
     out: list[Cause] = []
     image = ctr.get("image")
     if not _s(image):
@@ -462,19 +497,33 @@ def _validate_container(ctr: dict[str, Any], p: str, volumes: set[str], *, is_in
     if is_init and not sidecar:
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             if ctr.get(probe) is not None:
-                out.append(f.forbidden(f.child(p, probe), f"may not be set for init containers without restartPolicy=Always"))
+                out.append(
+                    f.forbidden(
+                        f.child(p, probe), "may not be set for init containers without restartPolicy=Always"
+                    )
+                )
         if ctr.get("lifecycle") is not None:
-            out.append(f.forbidden(f.child(p, "lifecycle"), "may not be set for init containers without restartPolicy=Always"))
+            out.append(
+                f.forbidden(
+                    f.child(p, "lifecycle"), "may not be set for init containers without restartPolicy=Always"
+                )
+            )
     else:
-        out += _validate_probe(ctr.get("livenessProbe"), f.child(p, "livenessProbe"), require_success_one=True)
-        out += _validate_probe(ctr.get("readinessProbe"), f.child(p, "readinessProbe"), require_success_one=False)
+        out += _validate_probe(
+            ctr.get("livenessProbe"), f.child(p, "livenessProbe"), require_success_one=True
+        )
+        out += _validate_probe(
+            ctr.get("readinessProbe"), f.child(p, "readinessProbe"), require_success_one=False
+        )
         out += _validate_probe(ctr.get("startupProbe"), f.child(p, "startupProbe"), require_success_one=True)
         lifecycle = ctr.get("lifecycle")
         if isinstance(lifecycle, dict):
             for hook in ("postStart", "preStop"):
                 if isinstance(lifecycle.get(hook), dict):
                     out += _validate_handler(
-                        lifecycle[hook], f.child(p, "lifecycle", hook), ("exec", "httpGet", "tcpSocket", "sleep")
+                        lifecycle[hook],
+                        f.child(p, "lifecycle", hook),
+                        ("exec", "httpGet", "tcpSocket", "sleep"),
                     )
     return out
 
@@ -531,7 +580,9 @@ def validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
         if tol.get("tolerationSeconds") is not None and tol.get("effect") != "NoExecute":
             out.append(
                 f.invalid(
-                    f.child(p, "effect"), _s(tol.get("effect")), "effect must be 'NoExecute' when `tolerationSeconds` is set"
+                    f.child(p, "effect"),
+                    _s(tol.get("effect")),
+                    "effect must be 'NoExecute' when `tolerationSeconds` is set",
                 )
             )
         value = _s(tol.get("value"))
@@ -539,12 +590,16 @@ def validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
             out += f.invalid_each(f.child(p, "value"), value, names.is_valid_label_value(value))
         elif op == "Exists":
             if value:
-                out.append(f.invalid(f.child(p, "operator"), tol, "value must be empty when `operator` is 'Exists'"))
+                out.append(
+                    f.invalid(f.child(p, "operator"), tol, "value must be empty when `operator` is 'Exists'")
+                )
         else:
             out.append(f.not_supported(f.child(p, "operator"), op, ("Equal", "Exists")))
         effect = _s(tol.get("effect"))
         if effect and effect not in TAINT_EFFECTS:
-            out.append(f.not_supported(f.child(p, "effect"), effect, ("NoSchedule", "PreferNoSchedule", "NoExecute")))
+            out.append(
+                f.not_supported(f.child(p, "effect"), effect, ("NoSchedule", "PreferNoSchedule", "NoExecute"))
+            )
     return out
 
 
@@ -560,11 +615,22 @@ def validate_pod_spec(spec: Any, path: str, *, is_pod: bool) -> list[Cause]:
     if not containers:
         out.append(f.required(f.child(path, "containers")))
     out += _validate_containers(
-        spec.get("initContainers"), f.child(path, "initContainers"), volumes, all_names, is_init=True, is_pod=is_pod
+        spec.get("initContainers"),
+        f.child(path, "initContainers"),
+        volumes,
+        all_names,
+        is_init=True,
+        is_pod=is_pod,
     )
-    out += _validate_containers(containers, f.child(path, "containers"), volumes, all_names, is_init=False, is_pod=is_pod)
+    out += _validate_containers(
+        containers, f.child(path, "containers"), volumes, all_names, is_init=False, is_pod=is_pod
+    )
     if not is_pod and spec.get("ephemeralContainers"):
-        out.append(f.forbidden(f.child(path, "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+        out.append(
+            f.forbidden(
+                f.child(path, "ephemeralContainers"), "ephemeral containers not allowed in pod template"
+            )
+        )
     restart = spec.get("restartPolicy")
     if isinstance(restart, str):
         if not restart:
@@ -575,7 +641,9 @@ def validate_pod_spec(spec: Any, path: str, *, is_pod: bool) -> list[Cause]:
     if isinstance(dns, str) and dns not in DNS_POLICIES:
         out.append(f.not_supported(f.child(path, "dnsPolicy"), dns, DNS_POLICIES))
     if dns == "None" and not isinstance(spec.get("dnsConfig"), dict):
-        out.append(f.required(f.child(path, "dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None"))
+        out.append(
+            f.required(f.child(path, "dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None")
+        )
     out += meta.validate_labels(spec.get("nodeSelector"), f.child(path, "nodeSelector"))
     sa = _s(spec.get("serviceAccountName"))
     if sa:
@@ -594,7 +662,9 @@ def validate_pod_spec(spec: Any, path: str, *, is_pod: bool) -> list[Cause]:
             out += f.invalid_each(f.child(path, k), v, names.is_dns1123_label(v))
     pcn = _s(spec.get("priorityClassName"))
     if pcn:
-        out += f.invalid_each(f.child(path, "priorityClassName"), pcn, names.name_is_dns_subdomain(pcn, False))
+        out += f.invalid_each(
+            f.child(path, "priorityClassName"), pcn, names.name_is_dns_subdomain(pcn, False)
+        )
     out += validate_tolerations(spec.get("tolerations"), f.child(path, "tolerations"))
     for i, secret in enumerate(_list(spec.get("imagePullSecrets"))):
         if isinstance(secret, dict) and not _s(secret.get("name")):

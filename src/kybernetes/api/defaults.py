@@ -1,0 +1,620 @@
+"""Defaulting of built-in objects, as upstream's ``pkg/apis/<group>/v1/defaults.go`` (plus the few
+admission/strategy defaults a created object always shows).
+
+``apply_defaults(info, obj)`` mutates a wire dict into what ``kubectl get -o yaml`` shows after a
+create: pod specs everywhere they occur (Pods, PodTemplates, workload templates, Job and CronJob job
+templates), the per-kind spec defaults, and on Pods the ``default`` service account, priority 0 /
+``PreemptLowerPriority`` (Priority admission) and the not-ready/unreachable tolerations
+(DefaultTolerationSeconds admission). Secrets get ``stringData`` folded into ``data`` (as upstream's
+conversion does). Allocation (cluster IPs, node ports) and the Job selector/labels are the server's:
+``job_selector_labels`` / ``apply_job_selector`` provide the latter. Defaulting is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from kybernetes.api.registry import ResourceInfo
+
+DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
+DEFAULT_TOLERATION_SECONDS = 300
+DEFAULT_FILE_MODE = 0o644  # 420
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_CONTROLLER_UID_LABEL = "controller-uid"
+LEGACY_JOB_NAME_LABEL = "job-name"
+
+_VOLUME_SOURCES = (
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+)
+
+
+def _d(parent: dict[str, Any], k: str) -> dict[str, Any]:
+    """``parent[k]`` as a dict, created if missing or null."""
+    v = parent.get(k)
+    if not isinstance(v, dict):
+        v = {}
+        parent[k] = v
+    return v
+
+
+def _dicts(v: Any) -> list[dict[str, Any]]:
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _set(obj: dict[str, Any], k: str, value: Any) -> None:
+    """Set ``obj[k]`` if missing, null or the empty string (Go's zero value for strings)."""
+    if obj.get(k) is None or obj.get(k) == "":
+        obj[k] = copy.deepcopy(value)
+
+
+# -- pod spec ----------------------------------------------------------------------------------------
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference; ``latest`` when it has neither tag nor digest (``ParseImageName``)."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.rsplit(":", 1)[1]
+    return "" if digest else "latest"
+
+
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    _set(probe, "timeoutSeconds", 1)
+    _set(probe, "periodSeconds", 10)
+    _set(probe, "successThreshold", 1)
+    _set(probe, "failureThreshold", 3)
+    _default_handler(probe)
+
+
+def _default_handler(handler: Any) -> None:
+    if not isinstance(handler, dict):
+        return
+    http = handler.get("httpGet")
+    if isinstance(http, dict):
+        _set(http, "path", "/")
+        _set(http, "scheme", "HTTP")
+    grpc = handler.get("grpc")
+    if isinstance(grpc, dict) and grpc.get("service") is None:
+        grpc["service"] = ""
+
+
+def _default_container(ctr: dict[str, Any]) -> None:
+    if not ctr.get("imagePullPolicy"):
+        image = ctr.get("image") if isinstance(ctr.get("image"), str) else ""
+        ctr["imagePullPolicy"] = "Always" if image_tag(image) == "latest" else "IfNotPresent"
+    _set(ctr, "terminationMessagePath", "/dev/termination-log")
+    _set(ctr, "terminationMessagePolicy", "File")
+    if not isinstance(ctr.get("resources"), dict):
+        ctr["resources"] = {}
+    for port in _dicts(ctr.get("ports")):
+        _set(port, "protocol", "TCP")
+    for env in _dicts(ctr.get("env")):
+        value_from = env.get("valueFrom")
+        if isinstance(value_from, dict) and isinstance(value_from.get("fieldRef"), dict):
+            _set(value_from["fieldRef"], "apiVersion", "v1")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(ctr.get(probe))
+    lifecycle = ctr.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        _default_handler(lifecycle.get("postStart"))
+        _default_handler(lifecycle.get("preStop"))
+
+
+def _default_volume(vol: dict[str, Any]) -> None:
+    if not any(vol.get(s) is not None for s in _VOLUME_SOURCES):
+        vol["emptyDir"] = {}
+    for src in ("configMap", "secret", "downwardAPI", "projected"):
+        if isinstance(vol.get(src), dict):
+            _set(vol[src], "defaultMode", DEFAULT_FILE_MODE)
+    if isinstance(vol.get("hostPath"), dict) and vol["hostPath"].get("type") is None:
+        vol["hostPath"]["type"] = ""
+    if isinstance(vol.get("downwardAPI"), dict):
+        for item in _dicts(vol["downwardAPI"].get("items")):
+            if isinstance(item.get("fieldRef"), dict):
+                _set(item["fieldRef"], "apiVersion", "v1")
+    if isinstance(vol.get("projected"), dict):
+        for source in _dicts(vol["projected"].get("sources")):
+            token = source.get("serviceAccountToken")
+            if isinstance(token, dict):
+                _set(token, "expirationSeconds", 3600)
+            downward = source.get("downwardAPI")
+            if isinstance(downward, dict):
+                for item in _dicts(downward.get("items")):
+                    if isinstance(item.get("fieldRef"), dict):
+                        _set(item["fieldRef"], "apiVersion", "v1")
+    if isinstance(vol.get("iscsi"), dict):
+        _set(vol["iscsi"], "iscsiInterface", "default")
+    if isinstance(vol.get("rbd"), dict):
+        for k, v in (("pool", "rbd"), ("user", "admin"), ("keyring", "/etc/ceph/keyring")):
+            _set(vol["rbd"], k, v)
+    if isinstance(vol.get("azureDisk"), dict):
+        for k, v in (
+            ("cachingMode", "ReadWrite"),
+            ("fsType", "ext4"),
+            ("readOnly", False),
+            ("kind", "Shared"),
+        ):
+            if vol["azureDisk"].get(k) is None:
+                vol["azureDisk"][k] = v
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """``SetDefaults_PodSpec`` and the nested defaulters (containers, volumes, probes...)."""
+    _set(spec, "dnsPolicy", "ClusterFirst")
+    _set(spec, "restartPolicy", "Always")
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    if spec.get("terminationGracePeriodSeconds") is None:
+        spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS
+    _set(spec, "schedulerName", "default-scheduler")
+    for kind in ("initContainers", "containers", "ephemeralContainers"):
+        for ctr in _dicts(spec.get(kind)):
+            _default_container(ctr)
+    for vol in _dicts(spec.get("volumes")):
+        _default_volume(vol)
+    if spec.get("hostNetwork") is True:
+        _host_network_ports(spec)
+
+
+def _host_network_ports(spec: dict[str, Any]) -> None:
+    for kind in ("initContainers", "containers"):
+        for ctr in _dicts(spec.get(kind)):
+            for port in _dicts(ctr.get("ports")):
+                if not port.get("hostPort"):
+                    port["hostPort"] = port.get("containerPort")
+
+
+def default_pod_template(template: Any) -> None:
+    if isinstance(template, dict):
+        default_pod_spec(_d(template, "spec"))
+
+
+def _default_pod(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    default_pod_spec(spec)
+    for kind in ("initContainers", "containers"):
+        for ctr in _dicts(spec.get(kind)):
+            resources = _d(ctr, "resources")
+            limits = resources.get("limits")
+            if isinstance(limits, dict) and limits:
+                requests = _d(resources, "requests")
+                for name, q in limits.items():
+                    requests.setdefault(name, q)
+    if spec.get("enableServiceLinks") is None:
+        spec["enableServiceLinks"] = True
+    # ServiceAccount admission.
+    if not spec.get("serviceAccountName"):
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    _set(spec, "serviceAccount", spec["serviceAccountName"])
+    # Priority admission.
+    if spec.get("priority") is None:
+        spec["priority"] = 0
+    _set(spec, "preemptionPolicy", "PreemptLowerPriority")
+    # DefaultTolerationSeconds admission.
+    tolerations = spec.get("tolerations") if isinstance(spec.get("tolerations"), list) else []
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(
+            isinstance(t, dict)
+            and (t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists"))
+            and t.get("effect") in ("NoExecute", None, "")
+            for t in tolerations
+        ):
+            tolerations.append(
+                {
+                    "key": key,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+                }
+            )
+    spec["tolerations"] = tolerations
+
+
+# -- per kind ----------------------------------------------------------------------------------------
+
+
+def _default_service(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _set(spec, "type", "ClusterIP")
+    _set(spec, "sessionAffinity", "None")
+    stype = spec["type"]
+    for port in _dicts(spec.get("ports")):
+        _set(port, "protocol", "TCP")
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
+    if stype in ("NodePort", "LoadBalancer"):
+        _set(spec, "externalTrafficPolicy", "Cluster")
+    if stype != "ExternalName":
+        _set(spec, "internalTrafficPolicy", "Cluster")
+        _set(spec, "ipFamilyPolicy", "SingleStack")
+        if not spec.get("ipFamilies"):
+            ips = spec.get("clusterIPs") or (
+                [spec["clusterIP"]] if spec.get("clusterIP") not in (None, "", "None") else []
+            )
+            spec["ipFamilies"] = ["IPv6" if ":" in str(ip) else "IPv4" for ip in ips] or ["IPv4"]
+    if stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        spec["allocateLoadBalancerNodePorts"] = True
+    if spec["sessionAffinity"] == "ClientIP":
+        client_ip = _d(_d(spec, "sessionAffinityConfig"), "clientIP")
+        _set(client_ip, "timeoutSeconds", 10800)
+
+
+def _default_secret(obj: dict[str, Any]) -> None:
+    _set(obj, "type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = _d(obj, "data")
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+
+
+def _default_namespace(obj: dict[str, Any]) -> None:
+    meta = _d(obj, "metadata")
+    if meta.get("name"):
+        _d(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
+    spec = _d(obj, "spec")
+    if not spec.get("finalizers"):
+        spec["finalizers"] = ["kubernetes"]
+    _set(_d(obj, "status"), "phase", "Active")
+
+
+def _default_node(obj: dict[str, Any]) -> None:
+    status = obj.get("status")
+    if (
+        isinstance(status, dict)
+        and isinstance(status.get("capacity"), dict)
+        and status.get("allocatable") is None
+    ):
+        status["allocatable"] = copy.deepcopy(status["capacity"])
+
+
+def _default_pv(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _set(spec, "persistentVolumeReclaimPolicy", "Retain")
+    _set(spec, "volumeMode", "Filesystem")
+    if isinstance(spec.get("hostPath"), dict) and spec["hostPath"].get("type") is None:
+        spec["hostPath"]["type"] = ""
+    _set(_d(obj, "status"), "phase", "Pending")
+
+
+def _default_pvc(obj: dict[str, Any]) -> None:
+    _set(_d(obj, "spec"), "volumeMode", "Filesystem")
+    _set(_d(obj, "status"), "phase", "Pending")
+
+
+def _default_endpoints(obj: dict[str, Any]) -> None:
+    for subset in _dicts(obj.get("subsets")):
+        for port in _dicts(subset.get("ports")):
+            _set(port, "protocol", "TCP")
+
+
+def _default_limit_range(obj: dict[str, Any]) -> None:
+    for item in _dicts(_d(obj, "spec").get("limits")):
+        if item.get("type") != "Container":
+            continue
+        default = _d(item, "default")
+        default_request = _d(item, "defaultRequest")
+        for k, v in (item.get("max") or {}).items():
+            default.setdefault(k, v)
+        for k, v in default.items():
+            default_request.setdefault(k, v)
+        for k, v in (item.get("min") or {}).items():
+            default_request.setdefault(k, v)
+        if not default:
+            item.pop("default")
+        if not default_request:
+            item.pop("defaultRequest")
+
+
+def _default_replication_controller(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    template = spec.get("template")
+    if isinstance(template, dict):
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = _d(obj, "metadata")
+            if not meta.get("labels"):
+                meta["labels"] = dict(labels)
+        default_pod_template(template)
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+
+
+def _default_pod_template_kind(obj: dict[str, Any]) -> None:
+    default_pod_template(obj.get("template"))
+
+
+def _default_deployment(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    strategy = _d(spec, "strategy")
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _d(strategy, "rollingUpdate")
+        _set(rolling, "maxUnavailable", "25%")
+        _set(rolling, "maxSurge", "25%")
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    if spec.get("progressDeadlineSeconds") is None:
+        spec["progressDeadlineSeconds"] = 600
+    default_pod_template(spec.get("template"))
+
+
+def _default_replica_set(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    default_pod_template(spec.get("template"))
+
+
+def _default_stateful_set(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _set(spec, "podManagementPolicy", "OrderedReady")
+    strategy = _d(spec, "updateStrategy")
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _d(strategy, "rollingUpdate")
+        if rolling.get("partition") is None:
+            rolling["partition"] = 0
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    retention = _d(spec, "persistentVolumeClaimRetentionPolicy")
+    _set(retention, "whenDeleted", "Retain")
+    _set(retention, "whenScaled", "Retain")
+    default_pod_template(spec.get("template"))
+    for claim in _dicts(spec.get("volumeClaimTemplates")):
+        _set(_d(claim, "spec"), "volumeMode", "Filesystem")
+        _set(_d(claim, "status"), "phase", "Pending")
+
+
+def _default_daemon_set(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    strategy = _d(spec, "updateStrategy")
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _d(strategy, "rollingUpdate")
+        if rolling.get("maxUnavailable") is None:
+            rolling["maxUnavailable"] = 1
+        if rolling.get("maxSurge") is None:
+            rolling["maxSurge"] = 0
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    default_pod_template(spec.get("template"))
+
+
+def default_job_spec(spec: dict[str, Any], *, is_job: bool) -> None:
+    """``SetDefaults_Job`` on a JobSpec (``is_job`` False for CronJob job templates: pod spec only)."""
+    if is_job:
+        if spec.get("completions") is None and spec.get("parallelism") is None:
+            spec["completions"] = 1
+            spec["parallelism"] = 1
+        if spec.get("parallelism") is None:
+            spec["parallelism"] = 1
+        if spec.get("backoffLimit") is None:
+            spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+        _set(spec, "completionMode", "NonIndexed")
+        if spec.get("suspend") is None:
+            spec["suspend"] = False
+        policy = spec.get("podFailurePolicy")
+        if isinstance(policy, dict):
+            for rule in _dicts(policy.get("rules")):
+                for pattern in _dicts(rule.get("onPodConditions")):
+                    _set(pattern, "status", "True")
+        _set(spec, "podReplacementPolicy", "Failed" if isinstance(policy, dict) else "TerminatingOrFailed")
+    default_pod_template(spec.get("template"))
+
+
+def _default_job(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    default_job_spec(spec, is_job=True)
+    template = spec.get("template")
+    labels = ((template or {}).get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+    meta = _d(obj, "metadata")
+    if labels and not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+def _default_cron_job(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _set(spec, "concurrencyPolicy", "Allow")
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("successfulJobsHistoryLimit") is None:
+        spec["successfulJobsHistoryLimit"] = 3
+    if spec.get("failedJobsHistoryLimit") is None:
+        spec["failedJobsHistoryLimit"] = 1
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        default_job_spec(_d(job_template, "spec"), is_job=False)
+
+
+_HPA_SCALE_UP = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_HPA_SCALE_DOWN = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def _hpa_rules(given: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(defaults)
+    if isinstance(given, dict):
+        for k in ("selectPolicy", "stabilizationWindowSeconds", "policies", "tolerance"):
+            if given.get(k) is not None:
+                out[k] = given[k]
+    return out
+
+
+def _default_hpa(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    if spec.get("minReplicas") is None:
+        spec["minReplicas"] = 1
+    if not spec.get("metrics"):
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):
+        behavior["scaleUp"] = _hpa_rules(behavior.get("scaleUp"), _HPA_SCALE_UP)
+        behavior["scaleDown"] = _hpa_rules(behavior.get("scaleDown"), _HPA_SCALE_DOWN)
+
+
+def _default_priority_class(obj: dict[str, Any]) -> None:
+    _set(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
+def _default_storage_class(obj: dict[str, Any]) -> None:
+    _set(obj, "reclaimPolicy", "Delete")
+    _set(obj, "volumeBindingMode", "Immediate")
+
+
+def _default_binding(obj: dict[str, Any]) -> None:
+    _set(_d(obj, "roleRef"), "apiGroup", "rbac.authorization.k8s.io")
+    for subject in _dicts(obj.get("subjects")):
+        if not subject.get("apiGroup"):
+            if subject.get("kind") in ("User", "Group"):
+                subject["apiGroup"] = "rbac.authorization.k8s.io"
+            elif subject.get("kind") == "ServiceAccount":
+                subject["apiGroup"] = ""
+
+
+def _default_endpoint_slice(obj: dict[str, Any]) -> None:
+    for port in _dicts(obj.get("ports")):
+        if port.get("name") is None:
+            port["name"] = ""
+        _set(port, "protocol", "TCP")
+
+
+def _default_crd(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    conversion = _d(spec, "conversion")
+    _set(conversion, "strategy", "None")
+    webhook = conversion.get("webhook")
+    if isinstance(webhook, dict):
+        service = (webhook.get("clientConfig") or {}).get("service")
+        if isinstance(service, dict) and service.get("port") is None:
+            service["port"] = 443
+    names = _d(spec, "names")
+    kind = names.get("kind")
+    if isinstance(kind, str) and kind:
+        _set(names, "singular", kind.lower())
+        _set(names, "listKind", kind + "List")
+
+
+DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("", "Pod"): _default_pod,
+    ("", "PodTemplate"): _default_pod_template_kind,
+    ("", "ReplicationController"): _default_replication_controller,
+    ("", "Service"): _default_service,
+    ("", "Secret"): _default_secret,
+    ("", "Namespace"): _default_namespace,
+    ("", "Node"): _default_node,
+    ("", "PersistentVolume"): _default_pv,
+    ("", "PersistentVolumeClaim"): _default_pvc,
+    ("", "Endpoints"): _default_endpoints,
+    ("", "LimitRange"): _default_limit_range,
+    ("apps", "Deployment"): _default_deployment,
+    ("apps", "ReplicaSet"): _default_replica_set,
+    ("apps", "StatefulSet"): _default_stateful_set,
+    ("apps", "DaemonSet"): _default_daemon_set,
+    ("batch", "Job"): _default_job,
+    ("batch", "CronJob"): _default_cron_job,
+    ("autoscaling", "HorizontalPodAutoscaler"): _default_hpa,
+    ("scheduling.k8s.io", "PriorityClass"): _default_priority_class,
+    ("storage.k8s.io", "StorageClass"): _default_storage_class,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _default_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _default_binding,
+    ("discovery.k8s.io", "EndpointSlice"): _default_endpoint_slice,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): _default_crd,
+}
+
+
+def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """Fill in upstream's defaults for ``obj`` (a built-in kind) in place; custom resources and kinds
+    without defaults are left alone."""
+    if info.custom or not isinstance(obj, dict):
+        return
+    fn = DEFAULTERS.get((info.group, info.kind))
+    if fn is not None:
+        fn(obj)
+
+
+def job_selector_labels(uid: str, name: str) -> dict[str, str]:
+    """The labels the Job strategy puts on an auto-selected Job's pod template (selector uses the
+    controller-uid one)."""
+    return {
+        JOB_CONTROLLER_UID_LABEL: uid,
+        JOB_NAME_LABEL: name,
+        LEGACY_JOB_CONTROLLER_UID_LABEL: uid,
+        LEGACY_JOB_NAME_LABEL: name,
+    }
+
+
+def apply_job_selector(obj: dict[str, Any]) -> None:
+    """The Job strategy's ``generateSelector`` (call once ``metadata.uid`` is set, before validation):
+    unless ``spec.manualSelector`` is true, add the job labels to the template (keeping user values)
+    and select on ``batch.kubernetes.io/controller-uid``; the Job's own labels default to the
+    template's (upstream gets them by re-defaulting on read)."""
+    meta = _d(obj, "metadata")
+    spec = _d(obj, "spec")
+    if spec.get("manualSelector") is True:
+        return
+    uid, name = str(meta.get("uid") or ""), str(meta.get("name") or "")
+    template_meta = _d(_d(spec, "template"), "metadata")
+    labels = _d(template_meta, "labels")
+    for k, v in job_selector_labels(uid, name).items():
+        labels.setdefault(k, v)
+    selector = _d(spec, "selector")
+    _d(selector, "matchLabels").setdefault(JOB_CONTROLLER_UID_LABEL, uid)
+    if not meta.get("labels"):
+        meta["labels"] = dict(labels)
