@@ -89,8 +89,9 @@ class Config:
 class Bench:
     """Owns the processes and the results of one run."""
 
-    def __init__(self, cfg: Config, phases: set[str], use_etcd: bool) -> None:
+    def __init__(self, cfg: Config, phases: set[str], use_etcd: bool, *, watch_prime: bool = False) -> None:
         self.cfg = cfg
+        self.watch_prime = watch_prime
         self.phases = phases
         self.use_etcd = use_etcd
         self.etcd: Etcd | None = None
@@ -284,12 +285,23 @@ class Bench:
         try:
             await api.ensure_namespace(ns)
             out = await watch_delay.watch_delay(
-                api, ns, watchers=cfg.watchers, rate=cfg.watch_rate, duration_s=cfg.watch_duration_s
+                api,
+                ns,
+                watchers=cfg.watchers,
+                rate=cfg.watch_rate,
+                duration_s=cfg.watch_duration_s,
+                prime=self.watch_prime,
             )
         except Exception as exc:
             self.error(f"watch/{name}", exc, name)
             return
         self.results["watch"][name] = out
+        if out["events_lost"] or out["events_duplicated"]:
+            self.error(
+                f"watch/{name}",
+                f"{out['events_lost']} events lost and {out['events_duplicated']} delivered twice or more over "
+                f"{cfg.watchers} watchers ({out['watchers_complete']} complete)",
+            )
         for key in ("first_write_error", "first_watcher_error"):
             if out.get(key):
                 self.error(f"watch/{name} {key}", out[key], name)
@@ -426,11 +438,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="writes,list,watch", help="comma-separated phases to run")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent writers (default 32)")
     parser.add_argument("--no-etcd", action="store_true", help="skip everything that needs etcd")
+    parser.add_argument(
+        "--watch-prime",
+        action="store_true",
+        help="connect one watcher first, then the others (see watch_delay)",
+    )
     args = parser.parse_args(argv)
     cfg = Config.quick(args.concurrency) if args.quick else Config.full(args.concurrency)
     phases = {p.strip() for p in args.only.split(",") if p.strip()}
     use_etcd = not args.no_etcd and os.access(ETCD_BINARY, os.X_OK)
-    bench = Bench(cfg, phases, use_etcd)
+    bench = Bench(cfg, phases, use_etcd, watch_prime=args.watch_prime)
     results = bench.results
     results["meta"] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -440,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "etcd": etcd_version() if use_etcd else "not used",
         "commit": _commit(),
         "quick": args.quick,
-        "config": cfg.__dict__,
+        "config": {**cfg.__dict__, "watch_prime": args.watch_prime},
     }
     started = time.perf_counter()
     try:

@@ -229,12 +229,13 @@ def _default_pod(obj: dict[str, Any]) -> None:
     # DefaultTolerationSeconds admission.
     tolerations = spec.get("tolerations") if isinstance(spec.get("tolerations"), list) else []
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-        if not any(
+        tolerated = any(
             isinstance(t, dict)
-            and (t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists"))
-            and t.get("effect") in ("NoExecute", None, "")
+            and t.get("key") in (key, "", None)
+            and t.get("effect") in ("NoExecute", "", None)
             for t in tolerations
-        ):
+        )
+        if not tolerated:
             tolerations.append(
                 {
                     "key": key,
@@ -243,7 +244,8 @@ def _default_pod(obj: dict[str, Any]) -> None:
                     "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
                 }
             )
-    spec["tolerations"] = tolerations
+    if tolerations:
+        spec["tolerations"] = tolerations
 
 
 # -- per kind ----------------------------------------------------------------------------------------
@@ -521,11 +523,8 @@ def _default_storage_class(obj: dict[str, Any]) -> None:
 def _default_binding(obj: dict[str, Any]) -> None:
     _set(_d(obj, "roleRef"), "apiGroup", "rbac.authorization.k8s.io")
     for subject in _dicts(obj.get("subjects")):
-        if not subject.get("apiGroup"):
-            if subject.get("kind") in ("User", "Group"):
-                subject["apiGroup"] = "rbac.authorization.k8s.io"
-            elif subject.get("kind") == "ServiceAccount":
-                subject["apiGroup"] = ""
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
 
 
 def _default_endpoint_slice(obj: dict[str, Any]) -> None:

@@ -153,7 +153,7 @@ class Operations:
                 operation="Update",
                 subresource=subresource or "",
                 now=meta.now_rfc3339(),
-                schema_name=self.info.schema_name,
+                schema_name=self._patch_schema_name(),
             )
         except errors.StatusError:
             raise
@@ -343,8 +343,9 @@ class Operations:
             return [("f:status",)]
         return []
 
-    def _patch_schema_name(self) -> str | None:
-        return None if self.info.custom else self.info.schema_name
+    def _patch_schema_name(self) -> Any:
+        """Schema name of a built-in type, or the CRD's own schema for a custom resource."""
+        return self.ctx.crd_schema(self.info) if self.info.custom else self.info.schema_name
 
     async def apply(
         self,
