@@ -23,7 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PUBLIC_PATHS = ("/livez", "/readyz", "/healthz", "/version")
 CTX_KEY = web.AppKey("ctx", ApiContext)
-READY_KEY = web.AppKey("ready", dict)
+TARGET_KEY = web.RequestKey("target", Target)
 
 
 def version_info() -> dict[str, str]:
@@ -76,7 +76,7 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
                 errors.internal("an error on the server has prevented the request from succeeding")
             )
         finally:
-            target = request.get("target")
+            target = request.get(TARGET_KEY)
             _observe(request, target, code, time.perf_counter() - started)
 
     app = web.Application(middlewares=[guard], client_max_size=codec.MAX_BODY_BYTES + 1024)
@@ -99,7 +99,7 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
         target = parse_target(ctx.registry, request.path)
         if target is None:
             raise errors.not_found_raw("the server could not find the requested resource")
-        request["target"] = target
+        request[TARGET_KEY] = target
         return await handlers.dispatch(request, target)
 
     for path in PUBLIC_PATHS[:3]:

@@ -36,8 +36,13 @@ def _manager(request: web.Request, opts: WriteOptions) -> str:
 def _warning_headers(warnings: list[str]) -> dict[str, str]:
     if not warnings:
         return {}
-    # aiohttp takes one value per header name; upstream sends one Warning header per message
-    return {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)}
+    # aiohttp takes one value per header name; upstream sends one Warning header per message.
+    # Field names come from client input: escape quotes and drop control characters.
+    def clean(text: str) -> str:
+        text = "".join(ch if ch.isprintable() else "?" for ch in text)
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+
+    return {"Warning": ", ".join(f'299 - "{clean(w)}"' for w in warnings)}
 
 
 def _success_status(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:

@@ -94,7 +94,16 @@ class Operations:
             type_errors = check_types(self.info.schema_name or "", obj)
             if type_errors:
                 raise errors.bad_request(type_errors[0] if len(type_errors) == 1 else "; ".join(type_errors))
-        pruned, unknown = prune(obj, schema)
+        if self.info.custom:
+            from kybernetes.api.validation import prune_unknown, unknown_custom_fields
+
+            unknown = [
+                u.removeprefix('unknown field "').removesuffix('"')
+                for u in unknown_custom_fields(obj, schema)
+            ]
+            pruned = prune_unknown(obj, schema) if unknown else obj
+        else:
+            pruned, unknown = prune(obj, schema)
         if not unknown:
             return pruned, []
         if validation == "Strict":
@@ -108,13 +117,15 @@ class Operations:
             raise errors.invalid(self.info.kind, name, causes, self.info.group)
 
     def _validate_custom(self, obj: dict[str, Any]) -> None:
+        """Custom resources: the CRD schema's defaults, then its validation."""
         if not self.info.custom:
             return
         schema = self.ctx.crd_schema(self.info)
         if schema is None:
             return
-        from kybernetes.api.validation import validate_custom
+        from kybernetes.api.validation import apply_custom_defaults, validate_custom
 
+        apply_custom_defaults(obj, schema)
         causes = validate_custom(obj, schema)
         self._validate(causes, obj.get("metadata", {}).get("name", ""))
 

@@ -153,14 +153,21 @@ class ServiceStrategy(Strategy):
                 return port
         raise errors.StatusError(500, "InternalError", "no node ports left in the range")
 
-    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
-        spec = new.setdefault("spec", {})
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Allocated cluster IPs and node ports survive an update that leaves them out (as upstream)."""
+        super().prepare_for_update(new, old)
+        spec = new.get("spec")
+        if not isinstance(spec, dict):
+            return
         old_spec = old.get("spec") or {}
-        for key in ("clusterIP", "clusterIPs"):
-            if not spec.get(key) and old_spec.get(key):
-                spec[key] = old_spec[key]
+        if spec.get("type", "ClusterIP") != "ExternalName":
+            for key in ("clusterIP", "clusterIPs"):
+                if not spec.get(key) and old_spec.get(key):
+                    spec[key] = old_spec[key]
         old_ports = {
-            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in old_spec.get("ports") or []
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+            for p in old_spec.get("ports") or []
+            if isinstance(p, dict)
         }
         if spec.get("type") in ("NodePort", "LoadBalancer"):
             for port in spec.get("ports") or []:
@@ -168,6 +175,11 @@ class ServiceStrategy(Strategy):
                     kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
                     if kept:
                         port["nodePort"] = kept
+
+    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Ports newly added to a NodePort/LoadBalancer service get a node port."""
+        spec = new.setdefault("spec", {})
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
             if any(isinstance(p, dict) and not p.get("nodePort") for p in spec.get("ports") or []):
                 _, used = await self._used(store)
                 for port in spec.get("ports") or []:
