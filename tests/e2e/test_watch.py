@@ -126,7 +126,7 @@ def test_watch_label_selector(kyb: KybServer, ns: str) -> None:
             ns,
             resource_version=rv,
             label_selector="pick=yes",
-            timeout_seconds=5,
+            timeout_seconds=2,
         )
         events = _collect(stream, 5, timeout=8, watcher=w)
     seen = [(e["type"], e["raw_object"]["metadata"]["name"]) for e in events]
