@@ -117,7 +117,7 @@ async def test_random_writes_never_break_the_server(api: TestClient, data: st.Da
     if resp.status >= 400:
         assert after == before, "a failed write changed the store"
     else:
-        for (p, n), item in after.items():
+        for (_path, n), item in after.items():
             assert item["metadata"]["name"] == n and item["metadata"]["uid"]
             assert int(item["metadata"]["resourceVersion"]) > 0
         assert result.get("metadata", {}).get("name") or result.get("kind") == "Status"
