@@ -34,6 +34,7 @@ import yaml
 
 ETCD_BINARY = shutil.which("etcd") or "/usr/bin/etcd"
 START_TIMEOUT_S = 60.0
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
 
 
 def _free_port() -> int:
@@ -132,7 +133,7 @@ class Etcd:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"etcd exited with {self.proc.returncode}")
             try:
-                with urllib.request.urlopen(f"http://{self.endpoint}/health", timeout=1) as resp:
+                with _NO_PROXY.open(f"http://{self.endpoint}/health", timeout=1) as resp:
                     if resp.status == 200 and b'"health":"true"' in resp.read():
                         return
             except OSError:

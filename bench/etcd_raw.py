@@ -37,7 +37,8 @@ async def etcd_aetcd_puts(
     endpoint: str, *, prefix: str, value: bytes, n: int, concurrency: int, deadline_s: float
 ) -> LoadResult:
     host, port = _host_port(endpoint)
-    async with aetcd.Client(host=host, port=port, timeout=30) as client:
+    options = {"grpc.enable_http_proxy": 0}
+    async with aetcd.Client(host=host, port=port, timeout=30, options=options) as client:
         await client.put(f"{prefix}warmup".encode(), value)
 
         async def op(i: int) -> None:

@@ -397,16 +397,17 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"Watch: {cfg['watchers']} watchers, {cfg['watch_rate']:g} writes/s (create+patch) for "
             f"{cfg['watch_duration_s']:g} s; delay = arrival - send stamp (ms)"
+            + ("; primed (one watcher first)" if cfg.get("watch_prime") else "; all watchers at once")
         )
         lines.append(
-            f"  {'backend':<8}{'writes':>8}{'events':>9}{'lost':>6}{'dup':>5}{'complete':>10}"
+            f"  {'backend':<8}{'writes':>8}{'events':>9}{'lost':>8}{'dup':>8}{'complete':>10}"
             f"{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}{'ack p50':>9}{'ack p99':>9}{'write p50':>10}"
         )
         for backend, w in results["watch"].items():
             d, a, wl = w["delay_since_send"], w["delay_since_ack"], w["write_latency"]
             lines.append(
-                f"  {backend:<8}{w['writes_ok']:>8}{w['events_received']:>9}{w['events_lost']:>6}"
-                f"{w['events_duplicated']:>5}{w['watchers_complete']:>6}/{w['watchers']:<3}"
+                f"  {backend:<8}{w['writes_ok']:>8}{w['events_received']:>9}{w['events_lost']:>8}"
+                f"{w['events_duplicated']:>8}{w['watchers_complete']:>6}/{w['watchers']:<3}"
                 f"{_fmt(d['p50_ms']):>8}{_fmt(d['p90_ms']):>8}{_fmt(d['p99_ms']):>8}{_fmt(d['max_ms']):>8}"
                 f"{_fmt(a['p50_ms']):>9}{_fmt(a['p99_ms']):>9}{_fmt(wl['p50_ms']):>10}"
             )

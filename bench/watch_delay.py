@@ -181,7 +181,13 @@ async def watch_delay(
                     created[step // 2] = loop.create_future()
                 await in_flight.acquire()
                 write_tasks.append(asyncio.create_task(write(step)))
-            await asyncio.wait(write_tasks, timeout=60) if write_tasks else None
+            if write_tasks:
+                _, stuck = await asyncio.wait(write_tasks, timeout=60)
+                for task in stuck:
+                    task.cancel()
+                await asyncio.gather(*stuck, return_exceptions=True)
+                if stuck:
+                    write_errors.append(f"{len(stuck)} writes still unanswered 60 s after the last was sent")
             out["write_elapsed_s"] = round(time.perf_counter() - started, 3)
             # Wait (bounded) until every watcher holds at least one line per acknowledged write.
             expected = len(writes)

@@ -23,8 +23,25 @@ json_values = st.recursive(
     max_leaves=20,
 )
 field_names = st.sampled_from(
-    ["metadata", "spec", "status", "data", "kind", "apiVersion", "name", "labels", "containers", "replicas",
-     "selector", "template", "$patch", "$setElementOrder/containers", "$retainKeys", "image", "ports"]
+    [
+        "metadata",
+        "spec",
+        "status",
+        "data",
+        "kind",
+        "apiVersion",
+        "name",
+        "labels",
+        "containers",
+        "replicas",
+        "selector",
+        "template",
+        "$patch",
+        "$setElementOrder/containers",
+        "$retainKeys",
+        "image",
+        "ports",
+    ]
 )
 structured = st.recursive(
     json_scalars,
@@ -40,7 +57,9 @@ json_patch_ops = st.lists(
     st.fixed_dictionaries(
         {
             "op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "bogus"]),
-            "path": st.sampled_from(["/spec", "/spec/replicas", "/metadata/name", "/data/a", "/x/y", "", "/"]),
+            "path": st.sampled_from(
+                ["/spec", "/spec/replicas", "/metadata/name", "/data/a", "/x/y", "", "/"]
+            ),
         },
         optional={"value": json_values, "from": st.sampled_from(["/data", "/metadata/labels", "/nope"])},
     ),
@@ -66,11 +85,19 @@ DEPLOYMENT = {
     "spec": {
         "replicas": 1,
         "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+        },
     },
 }
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}
-POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pod"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "pod"},
+    "spec": {"containers": [{"name": "c", "image": "i"}]},
+}
 
 
 async def _assert_status(resp: Any) -> dict[str, Any]:
@@ -110,8 +137,9 @@ async def test_random_writes_never_break_the_server(api: TestClient, data: st.Da
     else:
         ctype = data.draw(st.sampled_from(PATCH_TYPES))
         body = data.draw(json_patch_ops if ctype == "application/json-patch+json" else bodies)
-        resp = await api.patch(f"{path}/{name}", data=body, headers={"Content-Type": ctype},
-                               params={"fieldManager": "fuzz"})
+        resp = await api.patch(
+            f"{path}/{name}", data=body, headers={"Content-Type": ctype}, params={"fieldManager": "fuzz"}
+        )
     result = await _assert_status(resp)
     after = await _snapshot(api)
     if resp.status >= 400:
@@ -124,9 +152,17 @@ async def test_random_writes_never_break_the_server(api: TestClient, data: st.Da
 
 
 async def test_oversized_body_is_refused(api: TestClient) -> None:
-    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"a": "x" * (3 * 1024 * 1024)}}
-    resp = await api.post("/api/v1/namespaces/default/configmaps", data=orjson.dumps(big),
-                          headers={"Content-Type": "application/json"})
+    big = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big"},
+        "data": {"a": "x" * (3 * 1024 * 1024)},
+    }
+    resp = await api.post(
+        "/api/v1/namespaces/default/configmaps",
+        data=orjson.dumps(big),
+        headers={"Content-Type": "application/json"},
+    )
     assert resp.status == 413
     status = await resp.json()
     assert status["reason"] == "RequestEntityTooLarge"

@@ -165,9 +165,19 @@ class KybServer:
         return code
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir)}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.cache_dir),
+            **(env or {}),
+        }
         env.pop("KUBERNETES_SERVICE_HOST", None)
         result = subprocess.run(
             [KUBECTL, "--cache-dir", str(self.cache_dir), *args],

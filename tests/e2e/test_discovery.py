@@ -80,3 +80,10 @@ def test_version_and_unknown_resource(kyb: KybServer) -> None:
     bad = kyb.kubectl("get", "flurbs", check=False)
     assert bad.returncode != 0
     assert 'the server doesn\'t have a resource type "flurbs"' in bad.stderr
+
+
+def test_health_endpoints_and_cluster_info(kyb: KybServer) -> None:
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert kyb.kubectl("get", "--raw", path).stdout.strip() == "ok"
+    out = kyb.kubectl("cluster-info").stdout
+    assert "Kubernetes control plane is running at https://127.0.0.1:" in out

@@ -245,7 +245,7 @@ def test_malformed_json_is_bad_request(kyb: KybServer, ns: str) -> None:
 def test_malformed_body_via_python_client(kyb: KybServer, ns: str) -> None:
     with kyb.api_client() as api:
         url = f"{api.configuration.host}/api/v1/namespaces/{ns}/configmaps"
-        headers = {"Accept": "application/json", "Authorization": api.configuration.api_key["authorization"]}
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {kyb._kubeconfig_parts()[2]}"}
         # a JSON document that is not an object
         resp = api.call_api(
             "POST", url, header_params={**headers, "Content-Type": "application/json"}, body="{x"

@@ -208,3 +208,40 @@ def test_create_dry_run_server(kyb: KybServer, ns: str) -> None:
     assert obj["spec"]["strategy"]["type"] == "RollingUpdate"
     assert obj["metadata"]["uid"]
     assert kyb.kubectl("get", "-n", ns, "deploy", "ghost", check=False).returncode != 0
+
+
+def test_kubectl_diff(kyb: KybServer, ns: str) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: diffed\ndata:\n  key: old\n"
+    kyb.kubectl("apply", "-n", ns, "-f", "-", input=manifest)
+    same = kyb.kubectl("diff", "-n", ns, "-f", "-", input=manifest, check=False)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == ""
+    changed = kyb.kubectl(
+        "diff", "-n", ns, "-f", "-", input=manifest.replace("key: old", "key: new"), check=False
+    )
+    assert changed.returncode == 1, changed.stderr
+    assert "-  key: old" in changed.stdout
+    assert "+  key: new" in changed.stdout
+    # diff is a server dry run: nothing changed
+    assert kyb.kubectl_json("get", "-n", ns, "cm", "diffed")["data"] == {"key": "old"}
+
+
+def test_apply_list_kind_and_directory(kyb: KybServer, ns: str, tmp_path: Path) -> None:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l1"}},
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "l2"}, "stringData": {"k": "v"}},
+        ],
+    }
+    out = kyb.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(doc)).stdout
+    assert out.splitlines() == ["configmap/l1 created", "secret/l2 created"]
+    # stringData is folded into data by the server
+    assert kyb.kubectl_json("get", "-n", ns, "secret", "l2")["data"] == {"k": "dg=="}
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d1\n")
+    (tmp_path / "b.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d2"}})
+    )
+    out = kyb.kubectl("apply", "-n", ns, "-f", str(tmp_path)).stdout
+    assert sorted(out.splitlines()) == ["configmap/d1 created", "configmap/d2 created"]

@@ -303,3 +303,51 @@ def test_delete_namespace_terminates(kyb: KybServer) -> None:
         assert "because it is being terminated" in res.stderr
     else:
         assert obj.status == 404
+
+
+def test_edit_round_trip(kyb: KybServer, ns: str) -> None:
+    _deploy(kyb, ns)
+    editor = "sed -i -e s/replicas:\\ 2/replicas:\\ 6/"
+    out = kyb.kubectl("edit", "-n", ns, "deploy", "web", env={"KUBE_EDITOR": editor, "EDITOR": editor}).stdout
+    assert out.strip() == "deployment.apps/web edited"
+    dep = kyb.kubectl_json("get", "-n", ns, "deploy", "web")
+    assert dep["spec"]["replicas"] == 6
+    assert dep["metadata"]["generation"] == 2
+    noop = kyb.kubectl("edit", "-n", ns, "deploy", "web", env={"KUBE_EDITOR": "true", "EDITOR": "true"})
+    assert "Edit cancelled, no changes made." in noop.stdout + noop.stderr
+
+
+def test_set_image_and_rollout_restart(kyb: KybServer, ns: str) -> None:
+    _deploy(kyb, ns)
+    out = kyb.kubectl("set", "image", "-n", ns, "deployment/web", "nginx=nginx:1.27").stdout
+    assert out.strip() == "deployment.apps/web image updated"
+    dep = kyb.kubectl_json("get", "-n", ns, "deploy", "web")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert dep["metadata"]["generation"] == 2
+    out = kyb.kubectl("rollout", "restart", "-n", ns, "deployment/web").stdout
+    assert out.strip() == "deployment.apps/web restarted"
+    dep = kyb.kubectl_json("get", "-n", ns, "deploy", "web")
+    assert "kubectl.kubernetes.io/restartedAt" in dep["spec"]["template"]["metadata"]["annotations"]
+    assert dep["metadata"]["generation"] == 3
+
+
+def test_wait_for_jsonpath_and_delete(kyb: KybServer, ns: str) -> None:
+    _deploy(kyb, ns)
+    out = kyb.kubectl(
+        "wait", "-n", ns, "deploy/web", "--for=jsonpath={.spec.replicas}=2", "--timeout=10s", timeout=20
+    ).stdout
+    assert out.strip() == "deployment.apps/web condition met"
+    kyb.kubectl("delete", "-n", ns, "deploy/web", "--wait=false")
+    kyb.kubectl("wait", "-n", ns, "deploy/web", "--for=delete", "--timeout=10s", timeout=20)
+
+
+def test_delete_all_in_namespace(kyb: KybServer, ns: str) -> None:
+    for name in ("x", "y", "z"):
+        kyb.kubectl("create", "configmap", name, "-n", ns)
+    out = kyb.kubectl("delete", "cm", "--all", "-n", ns).stdout
+    assert sorted(out.splitlines()) == [
+        'configmap "x" deleted',
+        'configmap "y" deleted',
+        'configmap "z" deleted',
+    ]
+    assert kyb.kubectl("get", "cm", "-n", ns, "-o", "name").stdout == ""

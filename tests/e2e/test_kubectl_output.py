@@ -246,3 +246,11 @@ def test_get_several_named(kyb: KybServer, world: str) -> None:
     assert mixed.returncode != 0
     assert "web-2" in mixed.stdout
     assert 'Error from server (NotFound): pods "nope" not found' in mixed.stderr
+
+
+def test_chunked_get(kyb: KybServer, world: str) -> None:
+    # kubectl pages with limit/continue; the printed result is the whole list
+    out = kyb.kubectl("get", "pods", "-n", world, "--chunk-size=1", "-o", "name").stdout.split()
+    assert out == ["pod/db-1", "pod/web-1", "pod/web-2"]
+    rows = table(kyb.kubectl("get", "pods", "-n", world, "--chunk-size=2").stdout)
+    assert [r[0] for r in rows] == ["NAME", "db-1", "web-1", "web-2"]

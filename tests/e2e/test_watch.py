@@ -49,13 +49,15 @@ def test_kubectl_get_watch_sees_new_object(kyb: KybServer, ns: str) -> None:
     assert "error" not in stderr.lower(), stderr
 
 
-def test_kubectl_get_watch_output_name_and_events(kyb: KybServer, ns: str) -> None:
-    reader = kyb.kubectl_bg("get", "pods", "-n", ns, "-w", "--output-watch-events", "-o", "name")
+def test_kubectl_get_watch_output_watch_events(kyb: KybServer, ns: str) -> None:
+    reader = kyb.kubectl_bg("get", "pods", "-n", ns, "-w", "--output-watch-events")
     try:
         kyb.kubectl("run", "w1", "-n", ns, "--image=nginx")
-        reader.wait_line(lambda line: line.split() == ["ADDED", "pod/w1"], timeout=15)
+        added = reader.wait_line(lambda line: line.split()[:2] == ["ADDED", "w1"], timeout=15)
+        assert added.split()[2:5] == ["0/1", "Pending", "0"]
+        assert reader.lines[0].split()[:2] == ["EVENT", "NAME"]
         kyb.kubectl("delete", "pod", "w1", "-n", ns, "--wait=false")
-        reader.wait_line(lambda line: line.split() == ["DELETED", "pod/w1"], timeout=15)
+        reader.wait_line(lambda line: line.split()[:2] == ["DELETED", "w1"], timeout=15)
     finally:
         reader.stop()
 

@@ -36,6 +36,7 @@ def _manager(request: web.Request, opts: WriteOptions) -> str:
 def _warning_headers(warnings: list[str]) -> dict[str, str]:
     if not warnings:
         return {}
+
     # aiohttp takes one value per header name; upstream sends one Warning header per message.
     # Field names come from client input: escape quotes and drop control characters.
     def clean(text: str) -> str:

@@ -83,15 +83,18 @@ class WatchHub:
         self._subscribers: set[_Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._start_lock = asyncio.Lock()
         # Every event with revision > _start_rev has been (or will be) seen by the hub.
         self._start_rev = 0
         self._last_rev = 0
 
     async def _ensure_started(self) -> None:
-        if self._task is None:
-            self._start_rev = await self._store.current_revision()
-            self._last_rev = self._start_rev
-            self._task = asyncio.create_task(self._run(), name=f"watch-hub:{self._prefix}")
+        # The lock makes concurrent first watchers share one store watch (never one each).
+        async with self._start_lock:
+            if self._task is None:
+                self._start_rev = await self._store.current_revision()
+                self._last_rev = self._start_rev
+                self._task = asyncio.create_task(self._run(), name=f"watch-hub:{self._prefix}")
         await self._ready.wait()
 
     async def _run(self) -> None:
