@@ -38,8 +38,20 @@ def root_schema(schema: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(schema, dict):
         return schema
     if isinstance(schema, str) and schemas.get(schema) is not None:
-        return {"$ref": schemas.REF_PREFIX + schema}
+        return _ref_root(schema)
     return GENERIC_ROOT
+
+
+@functools.cache
+def _ref_root(name: str) -> dict[str, Any]:
+    # One long-lived node per definition, so the navigation caches below stay small and valid.
+    return {"$ref": schemas.REF_PREFIX + name}
+
+
+# Navigation is pure and schemas are immutable: memoise it by node identity. The cache holds the
+# node itself, so its id cannot be reused by another object while the entry exists.
+_CHILD_CACHE: dict[tuple[int, str], tuple[Any, Schema]] = {}
+_CHILD_CACHE_LIMIT = 100_000
 
 
 def known(schema_name: str | None) -> bool:
@@ -63,10 +75,16 @@ def child(node: Schema, key: str) -> Schema:
     """The schema of map entry / struct field ``key`` (``None`` if unknown)."""
     if not node:
         return None
+    cache_key = (id(node), key)
+    hit = _CHILD_CACHE.get(cache_key)
+    if hit is not None and hit[0] is node:
+        return hit[1]
     prop = schemas.property_schema(node, key)
-    if prop is not None:
-        return prop
-    return schemas.additional_properties_schema(node)
+    result = prop if prop is not None else schemas.additional_properties_schema(node)
+    if len(_CHILD_CACHE) >= _CHILD_CACHE_LIMIT:
+        _CHILD_CACHE.clear()
+    _CHILD_CACHE[cache_key] = (node, result)
+    return result
 
 
 def items(node: Schema) -> Schema:
