@@ -240,3 +240,31 @@ def test_run_creates_pending_pod(kyb: KybServer, ns: str) -> None:
     # PodSpec defaults upstream
     assert pod["spec"]["enableServiceLinks"] is True
     assert pod["spec"]["securityContext"] == {}
+
+
+def test_service_cluster_ip_requests(kyb: KybServer, ns: str) -> None:
+    kyb.kubectl("create", "service", "nodeport", "np", "-n", ns, "--tcp=80")
+    svc = kyb.kubectl_json("get", "-n", ns, "svc", "np")
+    assert 30000 <= svc["spec"]["ports"][0]["nodePort"] <= 32767
+    assert svc["spec"]["externalTrafficPolicy"] == "Cluster"
+    taken = svc["spec"]["clusterIP"]
+    dup = kyb.kubectl(
+        "create", "service", "clusterip", "dup", "-n", ns, "--tcp=80", f"--clusterip={taken}", check=False
+    )
+    assert dup.returncode != 0
+    assert "provided IP is already allocated" in dup.stderr
+    out_of_range = kyb.kubectl(
+        "create",
+        "service",
+        "clusterip",
+        "outside",
+        "-n",
+        ns,
+        "--tcp=80",
+        "--clusterip=192.168.1.1",
+        check=False,
+    )
+    assert out_of_range.returncode != 0
+    assert 'Service "outside" is invalid' in out_of_range.stderr
+    assert "is not in the valid range" in out_of_range.stderr
+    assert kyb.kubectl("get", "-n", ns, "svc", "outside", check=False).returncode != 0

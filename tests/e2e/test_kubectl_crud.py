@@ -300,7 +300,10 @@ def test_delete_namespace_terminates(kyb: KybServer) -> None:
         assert body["metadata"]["deletionTimestamp"]
         res = kyb.kubectl("create", "configmap", "late", "-n", "doomed-ns", check=False)
         assert res.returncode != 0
-        assert "because it is being terminated" in res.stderr
+        assert (
+            'configmaps "late" is forbidden: unable to create new content in namespace doomed-ns '
+            "because it is being terminated"
+        ) in res.stderr
     else:
         assert obj.status == 404
 

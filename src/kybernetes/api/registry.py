@@ -118,6 +118,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
             SubresourceInfo("ephemeralcontainers", "", verbs=("get", "patch", "update")),
         ),
     ),
+    _core("Binding", "bindings", verbs=("create",), has_status=False),
     _core("Node", "nodes", namespaced=False, short_names=("no",), subresources=(_STATUS,)),
     _core(
         "Service",

@@ -66,6 +66,8 @@ class ResourceHandlers:
             if method != "GET":
                 raise errors.method_not_allowed(f"{method} is not allowed on watch paths")
             return await self.list_or_watch(request, target, force_watch=True)
+        if sub is None:
+            self._check_verb(method, target)
         if sub in ("status", "finalize") or sub is None:
             if target.name is None:
                 if method == "GET":
@@ -87,6 +89,19 @@ class ResourceHandlers:
         from kybernetes.apiserver import subresources
 
         return await subresources.dispatch(self, request, target)
+
+    @staticmethod
+    def _check_verb(method: str, target: Target) -> None:
+        collection = target.name is None
+        verb = {
+            "GET": "list" if collection else "get",
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "deletecollection" if collection else "delete",
+        }.get(method)
+        if verb is None or verb not in target.info.verbs:
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     def ops(self, target: Target) -> Operations:
         return Operations(self.ctx, target.info)
@@ -359,10 +374,14 @@ class ResourceHandlers:
         return body
 
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.info.group == "" and target.info.plural == "bindings":
+            from kybernetes.apiserver.subresources import create_binding
+
+            return await create_binding(self, request, target)
         if target.info.namespaced and target.namespace is None:
             raise errors.method_not_allowed("POST on a namespaced collection needs a namespace in the path")
         opts = WriteOptions.parse(request.query)
-        obj = codec.decode_object(request.content_type, await self._body(request))
+        obj = codec.decode_object(request.headers.get("Content-Type"), await self._body(request))
         outcome = await self.ops(target).create(obj, target.namespace, opts, manager=_manager(request, opts))
         await self._after_write(target.info, outcome, opts.dry_run)
         return self.render_object(request, target.info, outcome.obj, 201, outcome.warnings)
@@ -370,7 +389,7 @@ class ResourceHandlers:
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
         self._require_namespace(target)
         opts = WriteOptions.parse(request.query)
-        body = codec.decode_object(request.content_type, await self._body(request))
+        body = codec.decode_object(request.headers.get("Content-Type"), await self._body(request))
         sub = target.subresource
         if sub == "finalize":
             return await self._finalize(request, target, body, opts)
@@ -445,7 +464,7 @@ class ResourceHandlers:
             return None
         data = (
             codec.parse_json(raw)
-            if codec.media_type(request.content_type) != codec.YAML
+            if codec.media_type(request.headers.get("Content-Type")) != codec.YAML
             else codec.parse_yaml(raw)
         )
         if not isinstance(data, dict):

@@ -59,3 +59,22 @@ def labels(obj: dict[str, Any]) -> dict[str, str]:
 
 def parse_rfc3339(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def normalize_time(value: Any) -> Any:
+    """Any RFC 3339 timestamp as upstream serialises ``metav1.Time``: UTC, seconds, ``Z``."""
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_managed_times(md: dict[str, Any]) -> None:
+    for entry in md.get("managedFields") or []:
+        if isinstance(entry, dict) and "time" in entry:
+            entry["time"] = normalize_time(entry["time"])

@@ -129,7 +129,7 @@ class Operations:
         causes = validate_custom(obj, schema)
         self._validate(causes, obj.get("metadata", {}).get("name", ""))
 
-    async def check_namespace(self, namespace: str | None, *, creating: bool) -> None:
+    async def check_namespace(self, namespace: str | None, *, creating: bool, name: str = "") -> None:
         if not self.info.namespaced or namespace is None:
             return
         ns = await self.ctx.namespaces().try_get(None, namespace)
@@ -138,7 +138,7 @@ class Operations:
         if creating and ns["metadata"].get("deletionTimestamp"):
             err = errors.forbidden(
                 self.info.plural,
-                "",
+                name,
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 self.info.group,
             )
@@ -204,7 +204,7 @@ class Operations:
         self.strategy.default(obj)
         self._validate(self.strategy.validate_create(obj), md.get("name") or "")
         self._validate_custom(obj)
-        await self.check_namespace(md.get("namespace"), creating=True)
+        await self.check_namespace(md.get("namespace"), creating=True, name=md.get("name") or "")
         await self.strategy.before_create(self.rs, obj)
         md.pop("managedFields", None)
         obj = self._managed(None, obj, manager, None)
@@ -258,6 +258,7 @@ class Operations:
         self._validate_custom(new)
         if self.strategy.tracks_generation and meta.spec_changed(new, old):
             md["generation"] = int(old_md.get("generation") or 1) + 1
+        meta.normalize_managed_times(md)
         if track_managed:
             stripped_old = meta.deep_copy(old)
             new = self._managed(stripped_old, new, manager, subresource)
@@ -276,11 +277,20 @@ class Operations:
         self.check_type(body)
         body, warnings = self.handle_unknown_fields(body, opts.field_validation)
         requested_rv = (body.get("metadata") or {}).get("resourceVersion")
+        requested_uid = (body.get("metadata") or {}).get("uid")
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             new = meta.deep_copy(body)
             if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
                 raise self.rs._conflict(name)
+            if requested_uid and requested_uid != current["metadata"].get("uid"):
+                raise errors.conflict(
+                    self.info.plural,
+                    name,
+                    f"Precondition failed: UID in precondition: {requested_uid}, "
+                    f"UID in object meta: {current['metadata'].get('uid')}",
+                    self.info.group,
+                )
             new = self.finish_update(new, current, subresource=subresource, manager=manager)
             new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return new
@@ -474,8 +484,7 @@ class Operations:
             omd = obj["metadata"]
             if not omd.get("deletionTimestamp"):
                 omd["deletionTimestamp"] = meta.now_rfc3339()
-                if grace is not None:
-                    omd["deletionGracePeriodSeconds"] = grace
+                omd["deletionGracePeriodSeconds"] = grace if grace is not None else 0
                 self.strategy.on_delete_requested(obj)
             elif grace is not None and grace < int(omd.get("deletionGracePeriodSeconds") or grace + 1):
                 omd["deletionGracePeriodSeconds"] = grace  # a shorter grace period may be requested

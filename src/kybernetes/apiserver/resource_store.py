@@ -89,6 +89,11 @@ def expired(revision: int) -> errors.StatusError:
     return errors.gone(f"The resourceVersion for the provided watch is too old (requested {revision}).")
 
 
+def _list_options_invalid(message: str) -> errors.StatusError:
+    cause = errors.Cause("resourceVersionMatch", f"Forbidden: {message}", "FieldValueForbidden")
+    return errors.invalid("ListOptions", "", [cause], "meta.k8s.io")
+
+
 @dataclass
 class ListResult:
     items: list[dict[str, Any]]
@@ -152,14 +157,29 @@ class ResourceStore:
                 raise errors.bad_request(
                     "continue key is not valid: the continue token does not match the request"
                 )
+        elif resource_version_match and rv is None:
+            raise _list_options_invalid(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            )
         elif resource_version_match == "Exact":
-            if rv is None or rv == 0:
-                raise errors.bad_request("resourceVersionMatch=Exact requires a non-zero resourceVersion")
-            revision = rv
+            if rv == 0:
+                raise _list_options_invalid(
+                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
+            revision = rv or 0
         elif resource_version_match not in (None, "", "NotOlderThan"):
-            raise errors.bad_request(f"invalid resourceVersionMatch: {resource_version_match!r}")
-        elif resource_version_match == "NotOlderThan" and rv is None:
-            raise errors.bad_request("resourceVersionMatch=NotOlderThan requires a resourceVersion")
+            raise errors.invalid(
+                "ListOptions",
+                "",
+                [
+                    errors.Cause(
+                        "resourceVersionMatch",
+                        f'Unsupported value: "{resource_version_match}": supported values: "Exact", "NotOlderThan", ""',
+                        "FieldValueNotSupported",
+                    )
+                ],
+                "meta.k8s.io",
+            )
         elif rv:
             current = await self.store.current_revision()
             if rv > current:

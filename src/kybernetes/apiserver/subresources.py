@@ -130,7 +130,7 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
     def mutate(current: dict[str, Any]) -> dict[str, Any]:
         scale = _to_scale(h, target, current)
         if request.method == "PUT":
-            wanted = codec.decode_object(request.content_type, body)
+            wanted = codec.decode_object(request.headers.get("Content-Type"), body)
             rv = (wanted.get("metadata") or {}).get("resourceVersion")
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise rs._conflict(name)
@@ -156,6 +156,7 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
         if _path_get(current, spec_path) == replicas:
             return current
         _path_set(current, spec_path, replicas)
+        h.ops(target)._validate_custom(current)
         if h.ctx.resource_store(target.info).strategy.tracks_generation:
             current["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
         return current
@@ -165,11 +166,34 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
 
 
 # --- pods --------------------------------------------------------------------------------------------
+async def create_binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
+    """POST .../namespaces/<ns>/bindings: bind the pod the Binding names."""
+    binding = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    name = (binding.get("metadata") or {}).get("name")
+    if not name or not isinstance(name, str):
+        raise errors.invalid(
+            "Binding", "", [errors.Cause("metadata.name", "Required value", "FieldValueRequired")]
+        )
+    pods = h.ctx.registry.get("", "v1", "pods")
+    assert pods is not None
+    pod_target = Target(info=pods, namespace=target.namespace, name=name, subresource="binding")
+    return await _bind(h, request, pod_target, binding)
+
+
 async def _binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
     if target.info.kind != "Pod":
         raise errors.method_not_allowed("binding is only supported for pods")
+    binding = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    body_name = (binding.get("metadata") or {}).get("name")
+    if body_name and body_name != target.name:
+        raise errors.bad_request("name in URL does not match name in Binding object")
+    return await _bind(h, request, target, binding)
+
+
+async def _bind(
+    h: ResourceHandlers, request: web.Request, target: Target, binding: dict[str, Any]
+) -> web.StreamResponse:
     opts = WriteOptions.parse(request.query)
-    binding = codec.decode_object(request.content_type, await h._body(request))
     node = (binding.get("target") or {}).get("name")
     name = target.name
     assert name is not None
@@ -210,7 +234,7 @@ async def _binding(h: ResourceHandlers, request: web.Request, target: Target) ->
 async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
     if target.info.kind != "Pod":
         raise errors.method_not_allowed("eviction is only supported for pods")
-    eviction = codec.decode_object(request.content_type, await h._body(request))
+    eviction = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
     name = target.name
     assert name is not None
     delete_options = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver.strategies.apiextensions import CRDStrategy
 from kybernetes.apiserver.strategies.base import Strategy
+from kybernetes.apiserver.strategies.batch import JobStrategy
 from kybernetes.apiserver.strategies.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
 
 _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
@@ -12,6 +13,7 @@ _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     ("", "Namespace"): NamespaceStrategy,
     ("", "Node"): NodeStrategy,
     ("", "Service"): ServiceStrategy,
+    ("batch", "Job"): JobStrategy,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): CRDStrategy,
 }
 

@@ -118,6 +118,7 @@ class ServiceStrategy(Strategy):
         if requested == "None":
             spec["clusterIPs"] = ["None"]
         elif requested:
+            self._check_in_range(obj, requested)
             if requested in used_ips:
                 raise errors.invalid(
                     "Service",
@@ -144,6 +145,24 @@ class ServiceStrategy(Strategy):
         if svc_type == "LoadBalancer":
             spec.setdefault("allocateLoadBalancerNodePorts", True)
         obj["status"] = {"loadBalancer": {}}
+
+    def _check_in_range(self, obj: dict[str, Any], requested: str) -> None:
+        try:
+            inside = ipaddress.ip_address(requested) in self.service_cidr
+        except ValueError:
+            return  # a malformed address is validation's to report
+        if not inside:
+            raise errors.invalid(
+                "Service",
+                obj["metadata"]["name"],
+                [
+                    errors.Cause(
+                        "spec.clusterIPs[0]",
+                        f'Invalid value: "{requested}": provided IP is not in the valid range. '
+                        f"The range of valid IPs is {self.service_cidr}",
+                    )
+                ],
+            )
 
     def _pick_port(self, used: set[int]) -> int:
         low, high = self.node_port_range

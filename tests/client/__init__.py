@@ -1,0 +1,1 @@
+"""Tests of kybernetes.client against a real API server."""
