@@ -301,20 +301,29 @@ class LeaderElector:
                     log.exception("on_new_leader failed")
 
     async def _release(self) -> None:
+        """Empty ``holderIdentity`` if we still hold the lease (re-reading it after a conflict: a renewal
+        interrupted by the cancellation may have landed after our last observation)."""
         lease = self._observed_lease
-        if lease is None or LeaderElectionRecord.from_lease(lease).holder_identity != self.identity:
+        for _ in range(3):
+            if lease is None or LeaderElectionRecord.from_lease(lease).holder_identity != self.identity:
+                return
+            now = self.clock()
+            record = LeaderElectionRecord.from_lease(lease)
+            released = LeaderElectionRecord("", 1, now, now, record.lease_transitions)
+            body = dict(lease)
+            body["spec"] = {**(lease.get("spec") or {}), **released.to_spec()}
+            try:
+                updated = await self.leases.update(body)
+            except StatusError as exc:
+                if exc.code != 409:
+                    log.info(
+                        "%s: could not release lease %s/%s: %s", self.identity, self.namespace, self.name, exc
+                    )
+                    return
+                lease = await self.leases.get(self.name, namespace=self.namespace)
+                continue
+            self._observe(updated, now)
             return
-        now = self.clock()
-        record = self._observed_record or LeaderElectionRecord()
-        released = LeaderElectionRecord("", 1, now, now, record.lease_transitions)
-        body = dict(lease)
-        body["spec"] = {**(lease.get("spec") or {}), **released.to_spec()}
-        try:
-            updated = await self.leases.update(body)
-        except StatusError as exc:
-            log.info("%s: could not release lease %s/%s: %s", self.identity, self.namespace, self.name, exc)
-            return
-        self._observe(updated, now)
 
     @staticmethod
     async def _callback(fn: Callback | None) -> None:

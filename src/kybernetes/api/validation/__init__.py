@@ -83,6 +83,7 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
     ("", "Secret"): TypeRules(create=core.create_secret, update=core.update_secret),
     ("", "Event"): TypeRules(create=core.create_event),
     ("", "ServiceAccount"): TypeRules(),
+    ("", "Binding"): TypeRules(),
     ("", "PersistentVolume"): TypeRules(
         names.path_segment_name, core.create_persistent_volume, core.update_persistent_volume
     ),
