@@ -1,0 +1,1 @@
+"""The control loops of kube-controller-manager, one module per controller; ``manager`` runs them."""

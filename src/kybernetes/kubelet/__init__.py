@@ -1,0 +1,1 @@
+"""The node agent (kubelet) and its runtimes."""

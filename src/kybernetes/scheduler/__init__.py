@@ -1,0 +1,1 @@
+"""kube-scheduler: the scheduling queue, the plugin framework and the plugins."""
