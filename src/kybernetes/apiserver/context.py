@@ -68,6 +68,9 @@ class ApiContext:
     # --- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._bootstrap_namespaces()
+        from kybernetes.apiserver.admission import ensure_system_priority_classes
+
+        await ensure_system_priority_classes(self)
         crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         listed = await crds.list(None)
         for crd in listed.items:

@@ -57,8 +57,18 @@ def add_routes(app: web.Application, ctx: ApiContext) -> None:
             raise errors.not_found_raw("the server could not find the requested resource")
         return codec.json_response(doc, headers={"Cache-Control": "no-cache, private"})
 
-    async def openapi_v2(_: web.Request) -> web.Response:
-        raise errors.not_found_raw("the server could not find the requested resource")
+    async def openapi_v2(request: web.Request) -> web.Response:
+        """Swagger 2.0; kubectl fetches it as gnostic protobuf to validate ``kind: List`` documents."""
+        from kybernetes.apiserver import openapi_v2 as v2
+
+        etag = v2.openapi_v2_etag(ctx.registry, ctx.crd_schemas)
+        headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        if v2.wants_protobuf(request.headers.get("Accept")):
+            body = v2.openapi_v2_protobuf(ctx.registry, ctx.crd_schemas)
+            return web.Response(body=body, content_type=v2.OPENAPI_V2_PROTOBUF_CONTENT_TYPE, headers=headers)
+        return codec.json_response(v2.openapi_v2_document(ctx.registry, ctx.crd_schemas), headers=headers)
 
     app.router.add_get("/api", api_root)
     app.router.add_get("/api/", api_root)

@@ -44,7 +44,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -347,6 +347,7 @@ class _Built:
         self.document = document
         self.custom_names = custom_names
         self._protobuf: bytes | None = None
+        self._etag: str | None = None
         self._lock = threading.Lock()
 
     def protobuf(self) -> bytes:
@@ -354,6 +355,11 @@ class _Built:
             if self._protobuf is None:
                 self._protobuf = _encode_document(self.document, self.custom_names)
             return self._protobuf
+
+    def etag(self) -> str:
+        if self._etag is None:
+            self._etag = f'"{hashlib.sha512(self.protobuf()).hexdigest().upper()}"'
+        return self._etag
 
 
 def _schema_digest(schema: dict[str, Any] | None) -> str:
@@ -363,9 +369,7 @@ def _schema_digest(schema: dict[str, Any] | None) -> str:
 
 
 def _cache_key(registry: Registry, crd_schemas: CrdSchemas) -> tuple[Any, ...]:
-    infos: tuple[ResourceInfo, ...] = tuple(
-        sorted(registry, key=lambda i: (i.group, i.version, i.plural))
-    )
+    infos: tuple[ResourceInfo, ...] = tuple(sorted(registry, key=lambda i: (i.group, i.version, i.plural)))
     builtin = _builtin_definitions()
     crd_part = tuple(
         (i.group, i.version, i.plural, _schema_digest(crd_schemas.get((i.group, i.version, i.plural))))
@@ -436,8 +440,7 @@ def openapi_v2_protobuf(registry: Registry, crd_schemas: CrdSchemas | None = Non
 
 def openapi_v2_etag(registry: Registry, crd_schemas: CrdSchemas | None = None) -> str:
     """A quoted strong ETag of the document (the same for its JSON and protobuf forms)."""
-    digest = hashlib.sha512(openapi_v2_protobuf(registry, crd_schemas)).hexdigest().upper()
-    return f'"{digest}"'
+    return _built(registry, crd_schemas).etag()
 
 
 def wants_protobuf(accept: str | None) -> bool:
@@ -725,7 +728,9 @@ def _path_item(item: dict[str, Any]) -> bytes:
 
 
 def _paths(paths: dict[str, Any]) -> bytes:
-    return b"".join(_message(2, _string(1, path) + _message(2, _path_item(item))) for path, item in paths.items())
+    return b"".join(
+        _message(2, _string(1, path) + _message(2, _path_item(item))) for path, item in paths.items()
+    )
 
 
 def _security_definitions(defs: dict[str, Any]) -> bytes:
@@ -746,18 +751,18 @@ def _security_definitions(defs: dict[str, Any]) -> bytes:
 
 def _security_requirement(requirement: dict[str, list[str]]) -> bytes:
     return b"".join(
-        _message(1, _string(1, name) + _message(2, _strings(1, scopes))) for name, scopes in requirement.items()
+        _message(1, _string(1, name) + _message(2, _strings(1, scopes)))
+        for name, scopes in requirement.items()
     )
 
 
 def _encode_document(doc: dict[str, Any], custom_names: tuple[str, ...]) -> bytes:
     """gnostic ``Document``; built-in definitions come from the per-process cache of encoded bytes."""
     customs = set(custom_names)
-    definition_parts: list[bytes] = []
-    encode: Callable[[str, dict[str, Any]], bytes]
-    for name, schema in doc["definitions"].items():
-        encode = _named_schema if name in customs else (lambda n, _s: _builtin_definition_bytes(n))
-        definition_parts.append(encode(name, schema))
+    definition_parts = [
+        _named_schema(name, schema) if name in customs else _builtin_definition_bytes(name)
+        for name, schema in doc["definitions"].items()
+    ]
     info = _string(1, doc["info"].get("title")) + _string(2, doc["info"].get("version"))
     return b"".join(
         (

@@ -205,6 +205,9 @@ class Operations:
         self._validate(self.strategy.validate_create(obj), md.get("name") or "")
         self._validate_custom(obj)
         await self.check_namespace(md.get("namespace"), creating=True, name=md.get("name") or "")
+        from kybernetes.apiserver.admission import admit_create
+
+        await admit_create(self.ctx, self.info.kind, self.info.group, obj)
         await self.strategy.before_create(self.rs, obj)
         md.pop("managedFields", None)
         obj = self._managed(None, obj, manager, None)

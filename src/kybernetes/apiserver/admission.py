@@ -1,0 +1,83 @@
+"""Admission: server-side mutations and checks that need other objects (upstream's admission plugins).
+
+* Priority: resolves ``spec.priorityClassName`` (or the global default PriorityClass) into
+  ``spec.priority`` and ``spec.preemptionPolicy`` on pod creation; an unknown class is refused.
+* The built-in ``system-node-critical`` and ``system-cluster-critical`` PriorityClasses exist from start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from kybernetes.api import errors
+from kybernetes.apiserver import meta
+from kybernetes.storage import KeyExistsError
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.context import ApiContext
+
+SYSTEM_PRIORITY_CLASSES = {
+    "system-node-critical": 2000001000,
+    "system-cluster-critical": 2000000000,
+}
+
+
+async def ensure_system_priority_classes(ctx: ApiContext) -> None:
+    store = ctx.store_for("scheduling.k8s.io", "v1", "priorityclasses")
+    for name, value in SYSTEM_PRIORITY_CLASSES.items():
+        if await store.try_get(None, name) is not None:
+            continue
+        obj = {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name, "uid": meta.new_uid(), "creationTimestamp": meta.now_rfc3339()},
+            "value": value,
+            "globalDefault": False,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "description": "Used for system critical pods that must run in the cluster.",
+        }
+        with contextlib.suppress(KeyExistsError, errors.StatusError):
+            await store.create(obj)
+
+
+async def admit_pod_priority(ctx: ApiContext, pod: dict[str, Any]) -> None:
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    store = ctx.store_for("scheduling.k8s.io", "v1", "priorityclasses")
+    class_name = spec.get("priorityClassName")
+    chosen: dict[str, Any] | None = None
+    if class_name:
+        chosen = await store.try_get(None, class_name)
+        if chosen is None:
+            raise errors.forbidden(
+                "pods",
+                pod["metadata"].get("name", ""),
+                f"no PriorityClass with name {class_name} was found",
+            )
+    else:
+        listed = await store.list(None)
+        defaults = [pc for pc in listed.items if pc.get("globalDefault")]
+        if defaults:
+            chosen = min(defaults, key=lambda pc: int(pc.get("value") or 0))
+            spec["priorityClassName"] = chosen["metadata"]["name"]
+    value = int(chosen.get("value") or 0) if chosen else 0
+    # defaulting already wrote 0 when the client gave no priority
+    if spec.get("priority") not in (None, 0, value):
+        raise errors.forbidden(
+            "pods",
+            pod["metadata"].get("name", ""),
+            "the integer value of priority must not be provided in pod spec; priority admission controller "
+            "computed " + str(value) + " from the given PriorityClass name",
+        )
+    spec["priority"] = value
+    if chosen is not None:
+        spec["preemptionPolicy"] = chosen.get("preemptionPolicy") or "PreemptLowerPriority"
+    else:
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+async def admit_create(ctx: ApiContext, kind: str, group: str, obj: dict[str, Any]) -> None:
+    if group == "" and kind == "Pod":
+        await admit_pod_priority(ctx, obj)
