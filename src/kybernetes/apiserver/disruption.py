@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
-    """429 TooManyRequests when a matching PDB has no disruptions left (as upstream)."""
+    """429 TooManyRequests when a matching PDB has no disruptions left (as upstream); otherwise the
+    budget is used up: ``disruptionsAllowed`` decremented and the pod recorded in ``disruptedPods``."""
     from kybernetes.api.selectors import label_selector_from_dict
 
     namespace = pod["metadata"].get("namespace")
@@ -30,7 +31,21 @@ async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
             continue
         if not matches:
             continue
-        allowed = int((pdb.get("status") or {}).get("disruptionsAllowed") or 0)
+        status = pdb.get("status") or {}
+        if int(status.get("observedGeneration") or 0) < int(pdb["metadata"].get("generation") or 1):
+            raise errors.StatusError(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                causes=[
+                    errors.Cause(
+                        "",
+                        f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
+                        "DisruptionBudget",
+                    )
+                ],
+            )
+        allowed = int(status.get("disruptionsAllowed") or 0)
         if allowed <= 0:
             raise errors.StatusError(
                 429,
@@ -46,3 +61,22 @@ async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
                     )
                 ],
             )
+        await _use_budget(ctx, pdb, pod["metadata"]["name"])
+        return
+
+
+async def _use_budget(ctx: ApiContext, pdb: dict[str, Any], pod_name: str) -> None:
+    store = ctx.store_for("policy", "v1", "poddisruptionbudgets")
+
+    def mutate(current: dict[str, Any]) -> dict[str, Any]:
+        status = current.setdefault("status", {})
+        allowed = int(status.get("disruptionsAllowed") or 0)
+        if allowed <= 0:
+            raise errors.StatusError(
+                429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget."
+            )
+        status["disruptionsAllowed"] = allowed - 1
+        status.setdefault("disruptedPods", {})[pod_name] = meta.now_rfc3339()
+        return current
+
+    await store.guaranteed_update(pdb["metadata"].get("namespace"), pdb["metadata"]["name"], mutate)

@@ -209,6 +209,10 @@ class Operations:
 
         await admit_create(self.ctx, self.info.kind, self.info.group, obj)
         await self.strategy.before_create(self.rs, obj)
+        if self.info.namespaced:
+            from kybernetes.apiserver.admission import charge_quota
+
+            await charge_quota(self.ctx, self.info.plural, self.info.group, obj, dry_run=opts.dry_run)
         md.pop("managedFields", None)
         obj = self._managed(None, obj, manager, None)
         stored = await self.rs.create(obj, dry_run=opts.dry_run)
@@ -317,6 +321,12 @@ class Operations:
             new = mutate(current)
             if new != current:
                 await self.strategy.before_update(self.rs, new, current)
+                if self.info.group == "" and self.info.plural in ("services", "persistentvolumeclaims"):
+                    from kybernetes.apiserver.admission import charge_quota
+
+                    await charge_quota(
+                        self.ctx, self.info.plural, self.info.group, new, old=current, dry_run=dry_run
+                    )
             return new
 
         if strict_rv not in (None, ""):

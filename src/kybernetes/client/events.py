@@ -178,7 +178,8 @@ class EventRecorder:
         if not self._queue.empty():
             self._ensure_started()
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
         except TimeoutError:
             return False
         return True

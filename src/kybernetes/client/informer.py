@@ -509,7 +509,8 @@ class Informer:
     async def wait_synced(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """True once the first list is in the cache; False if ``timeout`` passes first."""
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
         except TimeoutError:
             return False
         return True
@@ -688,7 +689,8 @@ class SharedInformerFactory:
         if not waits:
             return True
         try:
-            results = await asyncio.wait_for(asyncio.gather(*waits), timeout)
+            async with asyncio.timeout(timeout):
+                results = await asyncio.gather(*waits)
         except TimeoutError:
             return False
         return all(results)

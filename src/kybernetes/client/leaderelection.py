@@ -18,7 +18,9 @@ cannot renew within ``renew_deadline`` of its last successful renewal steps down
 follower takes over at its next retry instead of waiting for the lease to expire.
 
 All decisions read time from ``clock`` (seconds; default ``time.time``), injectable for tests; pacing
-uses ``asyncio.sleep``. Uses ``rest.py``'s ``ApiClient``.
+uses the event loop. Bounded waits use ``asyncio.timeout`` rather than ``wait_for``, whose 3.11 version
+can swallow a cancellation that races with completion (an elector that ignores ``cancel()`` would never
+release). Uses ``rest.py``'s ``ApiClient``.
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ class LeaderElector:
             if self._leading:
                 if self.release_on_cancel and not lost:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self._release(), timeout=self.renew_deadline)
+                        async with asyncio.timeout(self.renew_deadline):
+                            await self._release()
                 self._leading = False
                 log.info("%s stopped leading lease %s/%s", self.identity, self.namespace, self.name)
                 await self._callback(self.on_stopped_leading)
@@ -187,7 +190,8 @@ class LeaderElector:
         if self._stop.is_set():
             return True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._stop.wait()
         return self._stop.is_set()
 
     async def _acquire(self) -> bool:
@@ -230,7 +234,8 @@ class LeaderElector:
 
     async def _attempt(self, budget: float) -> bool:
         try:
-            return await asyncio.wait_for(self.try_acquire_or_renew(), timeout=max(budget, 0.001))
+            async with asyncio.timeout(max(budget, 0.001)):
+                return await self.try_acquire_or_renew()
         except (StatusError, ApiConnectionError, TimeoutError) as exc:
             log.info("%s: error on lease %s/%s: %s", self.identity, self.namespace, self.name, exc)
             return False

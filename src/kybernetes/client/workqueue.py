@@ -238,7 +238,8 @@ class WorkQueue(Generic[T]):
             return True
         self._drained = asyncio.Event()
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
         except TimeoutError:
             return False
         return True
