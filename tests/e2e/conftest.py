@@ -108,7 +108,19 @@ class LineReader:
 class KybServer:
     """One ``kyb server`` process with its data dir, kubeconfig and a kubectl bound to it."""
 
-    def __init__(self, datastore: str | None = None, *, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        datastore: str | None = None,
+        *,
+        data_dir: Path | None = None,
+        components: bool = False,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        """``components=False`` runs the API server alone (the API suite asserts what the server itself
+        does, like upstream's apiserver integration tests); True adds the embedded scheduler and
+        controller manager, as ``kyb server`` runs by default."""
+        self.components = components
+        self.extra_args = list(extra_args or [])
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kyb-e2e-"))
         self.datastore = datastore
         self.kubeconfig = self.data_dir / "kubeconfig"
@@ -130,6 +142,9 @@ class KybServer:
         ]
         if self.datastore:
             cmd += ["--datastore", self.datastore]
+        if not self.components:
+            cmd += ["--disable-scheduler", "--disable-controller-manager"]
+        cmd += self.extra_args
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True

@@ -91,11 +91,7 @@ async def run(args: argparse.Namespace) -> int:
     if pki is not None:
         kubeconfig_text = kubeconfig(url, pki.ca_cert, pki.admin_token)
         _write_private_text(kubeconfig_path, kubeconfig_text)
-    try:
-        components = await _start_components(args, ctx, url, kubeconfig_text)
-    except ImportError as exc:  # TEMPORARY while the components land
-        log.warning("embedded components unavailable: %s", exc)
-        components = []
+    components = await _start_components(args, ctx, url, kubeconfig_text)
     print(f"kybernetes API server listening on {url}", flush=True)
     if pki is not None:
         print(f"  export KUBECONFIG={kubeconfig_path}\n  kubectl get namespaces", flush=True)

@@ -47,6 +47,7 @@ from kybernetes.controllers.deployment_util import (
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+CONFLICT_RETRY = 0.05
 
 
 def _owner_ref(d: Mapping[str, Any]) -> Obj:
@@ -156,6 +157,16 @@ class DeploymentController(Controller):
 
     # --- sync -----------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> None:
+        """Sync one Deployment; a write conflict (stale cache) retries shortly without a traceback."""
+        try:
+            await self.sync_deployment(key)
+        except StatusError as exc:
+            if exc.code != 409 or exc.reason != "Conflict":
+                raise
+            log.debug("deployment %s: %s; retrying", key, exc.message)
+            self.queue.add_after(key, CONFLICT_RETRY)
+
+    async def sync_deployment(self, key: str) -> None:
         ns, _, name = key.partition("/")
         cached = self.d_informer.get(name, ns)
         if cached is None:
@@ -587,8 +598,6 @@ class DeploymentController(Controller):
             return d
         status = copy.deepcopy(d.get("status") or {})
         cond = du.get_condition(status, PROGRESSING)
-        if cond is not None and cond.get("reason") == du.TIMED_OUT:
-            return d  # a timed-out rollout stays timed out until something changes
         paused = bool((d.get("spec") or {}).get("paused"))
         paused_cond = cond is not None and cond.get("reason") == du.PAUSED
         if paused and not paused_cond:

@@ -53,6 +53,7 @@ Obj = dict[str, Any]
 BURST_REPLICAS = 500  # upstream's per-sync cap on creations / deletions
 SLOW_START_INITIAL_BATCH = 1
 EXPECTATIONS_TTL = 300.0
+CONFLICT_RETRY = 0.05
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
@@ -297,6 +298,16 @@ class ReplicaSetController(Controller):
 
     # --- sync -----------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> None:
+        """Sync one ReplicaSet; a write conflict (stale cache) retries shortly without a traceback."""
+        try:
+            await self.sync_replica_set(key)
+        except StatusError as exc:
+            if exc.code != 409 or exc.reason != "Conflict":
+                raise
+            log.debug("replicaset %s: %s; retrying", key, exc.message)
+            self.queue.add_after(key, CONFLICT_RETRY)
+
+    async def sync_replica_set(self, key: str) -> None:
         ns, _, name = key.partition("/")
         rs = self.rs_informer.get(name, ns)
         if rs is None:
