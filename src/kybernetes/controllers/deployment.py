@@ -161,6 +161,9 @@ class DeploymentController(Controller):
         try:
             await self.sync_deployment(key)
         except StatusError as exc:
+            if exc.code == 404:  # the Deployment (or a ReplicaSet) went away meanwhile: events follow
+                log.debug("deployment %s: %s", key, exc.message)
+                return
             if exc.code != 409 or exc.reason != "Conflict":
                 raise
             log.debug("deployment %s: %s; retrying", key, exc.message)
