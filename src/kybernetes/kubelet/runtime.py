@@ -178,8 +178,8 @@ class Runtime(Protocol):
 
     async def start_container(self, container_id: str) -> None: ...
 
-    async def stop_container(self, container_id: str, timeout: float) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds (0: kill at once)."""
+    async def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace_seconds`` (0: kill at once)."""
         ...
 
     async def remove_container(self, container_id: str) -> None: ...
@@ -191,7 +191,9 @@ class Runtime(Protocol):
     async def container_stats(self, container_id: str) -> ContainerStats: ...
 
     # --- streams -------------------------------------------------------------------------------------
-    async def exec_sync(self, container_id: str, command: Sequence[str], timeout: float) -> ExecResult: ...
+    async def exec_sync(
+        self, container_id: str, command: Sequence[str], limit_seconds: float
+    ) -> ExecResult: ...
 
     async def exec(self, container_id: str, command: Sequence[str], io: StreamIO, *, tty: bool) -> int:
         """Run ``command`` in the container wired to ``io``; returns the exit code."""
