@@ -130,7 +130,7 @@ async def _start_components(
 
         api = new_client()
         options = ControllerOptions(node_monitor_grace_period=args.node_monitor_grace_period)
-        manager = ControllerManager(api, options=options, leader_elect=True)
+        manager = ControllerManager(api, options=options, leader_elect=True, recampaign=True)
         ctx.garbage_collector_running = True
         started.append((asyncio.create_task(manager.run(), name="controller-manager"), api))
     if not args.disable_scheduler:
