@@ -18,7 +18,7 @@ from tests.scheduler.conftest import eventually, node, node_of, pod, scheduled_c
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[KybServer]:
-    srv = KybServer().start()
+    srv = KybServer(components=True).start()
     try:
         yield srv
     finally:
