@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 import pytest
 
 from kybernetes.client import ApiClient
-from kybernetes.kubelet.simulated import SimulatedNodes
+from kybernetes.kubelet.simulated import DEFAULT_STAGES, SimulatedNodes, Stage
 from tests.e2e.conftest import KybServer, unique, wait_for
 
 T = TypeVar("T")
@@ -32,6 +33,15 @@ T = TypeVar("T")
 NODE_NAMES = ("sim-a", "sim-b", "sim-c")
 HEARTBEAT = 1.0
 GRACE_PERIOD = "3"
+
+
+def slow_start_stages(delay: float = 0.4, jitter: float = 0.4) -> tuple[Stage, ...]:
+    """The default stages with containers taking ``delay``..``delay+jitter`` s to become ready, so a
+    rolling update goes pod by pod at a pace the tests can watch."""
+    return tuple(
+        dataclasses.replace(s, delay=delay, jitter=jitter) if s.name == "pod-ready" else s
+        for s in DEFAULT_STAGES
+    )
 
 
 class SimulatedCluster:
@@ -81,6 +91,13 @@ class SimulatedCluster:
                 return
         raise KeyError(name)
 
+    def resume_heartbeats(self, name: str) -> None:
+        for sim, _, _ in self.groups:
+            if name in sim.nodes:
+                self.loop.call_soon_threadsafe(sim.resume_heartbeats, name)
+                return
+        raise KeyError(name)
+
     def close(self) -> None:
         async def shutdown() -> None:
             for _, stop, _ in self.groups:
@@ -97,6 +114,85 @@ class SimulatedCluster:
             self._thread.join(timeout=10)
             if not self._thread.is_alive():
                 self.loop.close()
+
+
+class Recorder:
+    """Watches one resource (list, then watch from its resourceVersion) and records ``summarize(objs)``
+    after every event, so a test sees every state the store went through, not only what polling caught."""
+
+    def __init__(
+        self,
+        cluster: SimulatedCluster,
+        resource: str,
+        summarize: Callable[[dict[str, dict[str, Any]]], Any],
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.summarize = summarize
+        self.states: list[Any] = []
+        self.names_seen: set[str] = set()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        client = getattr(cluster.api, resource)
+
+        async def run() -> None:
+            items, rv = await client.list_all(namespace=namespace, label_selector=label_selector)
+            objs = {o["metadata"]["name"]: o for o in items}
+            self._record(objs)
+            while True:
+                stream = client.watch(namespace=namespace, label_selector=label_selector, resource_version=rv)
+                try:
+                    async for event in stream:
+                        if event.type == "BOOKMARK":
+                            continue
+                        obj = event.object
+                        name = obj["metadata"]["name"]
+                        if event.type == "DELETED":
+                            objs.pop(name, None)
+                        else:
+                            objs[name] = obj
+                        self._record(objs)
+                    rv = stream.resource_version or rv
+                finally:
+                    await stream.close()
+
+        async def guarded() -> None:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                self.error = exc
+
+        async def start() -> asyncio.Task[None]:
+            return asyncio.ensure_future(guarded())
+
+        self._task = cluster.call(start())
+        wait_for(lambda: self.states or self.error, timeout=15, what=f"{resource} recorder synced")
+
+    def _record(self, objs: dict[str, dict[str, Any]]) -> None:
+        with self._lock:
+            self.names_seen.update(objs)
+            self.states.append(self.summarize(objs))
+
+    def snapshot(self) -> list[Any]:
+        if self.error is not None:
+            raise AssertionError(f"recorder failed: {self.error!r}")
+        with self._lock:
+            return list(self.states)
+
+    def stop(self) -> list[Any]:
+        self.cluster.loop.call_soon_threadsafe(self._task.cancel)
+        time.sleep(0.05)
+        return self.snapshot()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class ControlPlane:
@@ -139,7 +235,11 @@ class ControlPlane:
 
 
 def start_server(extra_args: list[str] | None = None, *, components: bool = True) -> KybServer:
+    """A full ``kyb server`` on SQLite; ``KYB_E2E_CONTROLPLANE_ETCD=host:port`` runs it on that etcd
+    instead (a fresh key prefix per server) to compare the backends."""
+    endpoint = os.environ.get("KYB_E2E_CONTROLPLANE_ETCD")
     return KybServer(
+        f"etcd://{endpoint}/kyb-cp-{unique('s')}" if endpoint else None,
         components=components,
         extra_args=["--node-monitor-grace-period", GRACE_PERIOD, *(extra_args or [])],
     ).start()
@@ -177,7 +277,7 @@ def _ready_nodes(cp: ControlPlane) -> int:
 @pytest.fixture(scope="module")
 def cp() -> Iterator[ControlPlane]:
     """One full control plane with three simulated nodes (4 cpu, 32Gi each) per test module."""
-    with control_plane() as plane:
+    with control_plane(stages=slow_start_stages()) as plane:
         yield plane
 
 
@@ -269,6 +369,7 @@ __all__ = [
     "NODE_NAMES",
     "Component",
     "ControlPlane",
+    "Recorder",
     "SimulatedCluster",
     "condition",
     "control_plane",

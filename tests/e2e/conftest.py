@@ -114,12 +114,15 @@ class KybServer:
         *,
         data_dir: Path | None = None,
         components: bool = False,
+        agent: bool = False,
         extra_args: list[str] | None = None,
     ) -> None:
         """``components=False`` runs the API server alone (the API suite asserts what the server itself
         does, like upstream's apiserver integration tests); True adds the embedded scheduler and
-        controller manager, as ``kyb server`` runs by default."""
+        controller manager, as ``kyb server`` runs by default; ``agent=True`` also runs the embedded node
+        agent (kubelet) for this machine."""
         self.components = components
+        self.agent = agent
         self.extra_args = list(extra_args or [])
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kyb-e2e-"))
         self.datastore = datastore
@@ -144,6 +147,8 @@ class KybServer:
             cmd += ["--datastore", self.datastore]
         if not self.components:
             cmd += ["--disable-scheduler", "--disable-controller-manager"]
+        if not self.agent:
+            cmd += ["--disable-agent"]
         cmd += self.extra_args
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(

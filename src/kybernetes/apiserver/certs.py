@@ -28,6 +28,7 @@ class Pki:
     server_cert: Path
     server_key: Path
     admin_token: str
+    node_token: str  # agents join with it; the API server presents it to kubelets
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -124,9 +125,17 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
         _write_private(server_key_path, _key_pem(key))
         server_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         marker.write_text(",".join(wanted))
-    if not token_path.exists():
-        _write_private(token_path, secrets.token_urlsafe(32).encode())
-    return Pki(ca_cert_path, server_cert_path, server_key_path, token_path.read_text().strip())
+    node_token_path = pki / "node.token"
+    for path in (token_path, node_token_path):
+        if not path.exists():
+            _write_private(path, secrets.token_urlsafe(32).encode())
+    return Pki(
+        ca_cert_path,
+        server_cert_path,
+        server_key_path,
+        token_path.read_text().strip(),
+        node_token_path.read_text().strip(),
+    )
 
 
 def kubeconfig(server_url: str, ca_cert: Path, token: str, *, name: str = "kybernetes") -> str:

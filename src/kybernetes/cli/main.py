@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 
-from kybernetes.cli import components, server
+from kybernetes.cli import agent, components, server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_arguments(sub)
     components.add_arguments(sub)
+    agent.add_arguments(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(getattr(args, "log_level", "INFO")).upper(), logging.INFO),
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "server":
         return asyncio.run(server.run(args))
+    if args.command in ("agent", "images"):
+        return asyncio.run(agent.run(args))
     return asyncio.run(components.run(args))
 
 

@@ -14,11 +14,14 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from kybernetes.cli import agent as agent_cli
 
 log = logging.getLogger("kyb.server")
 
@@ -38,6 +41,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--disable-controller-manager", action="store_true", help="do not run the embedded controller manager"
     )
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0, help="seconds (upstream: 40s)")
+    p.add_argument("--disable-agent", action="store_true", help="do not run a node agent for this machine")
+    p.add_argument("--node-name", default=socket.gethostname(), help="name of the embedded agent's node")
+    agent_cli.add_agent_options(p)
     p.add_argument("--log-level", default="INFO")
 
 
@@ -71,7 +77,7 @@ async def run(args: argparse.Namespace) -> int:
     pki = None
     if not args.insecure_http:
         pki = ensure_pki(data_dir, hosts=[args.bind_address])
-        tokens = {pki.admin_token}
+        tokens = {pki.admin_token, pki.node_token}
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(pki.server_cert, pki.server_key)
         ssl_ctx.load_verify_locations(pki.ca_cert)
@@ -91,7 +97,24 @@ async def run(args: argparse.Namespace) -> int:
     if pki is not None:
         kubeconfig_text = kubeconfig(url, pki.ca_cert, pki.admin_token)
         _write_private_text(kubeconfig_path, kubeconfig_text)
+    from kybernetes.apiserver.node_proxy import NodeProxy
+
+    node_token = pki.node_token if pki is not None else None
+    ctx.node_streams = NodeProxy(ctx, token_for_node=lambda _node: node_token, verify_tls=False)
     components = await _start_components(args, ctx, url, kubeconfig_text)
+    agent = None
+    if not args.disable_agent:
+        agent_api = _new_client(url, kubeconfig_text)
+        ssl_files = (pki.server_cert, pki.server_key) if pki is not None else None
+        agent = await agent_cli.start_agent(
+            agent_api,
+            args,
+            node_name=args.node_name,
+            root_dir=data_dir / "agent",
+            token=node_token,
+            ssl_files=ssl_files,
+        )
+        agent.closers.append(agent_api.close)
     print(f"kybernetes API server listening on {url}", flush=True)
     if pki is not None:
         print(f"  export KUBECONFIG={kubeconfig_path}\n  kubectl get namespaces", flush=True)
@@ -102,7 +125,10 @@ async def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    if agent is not None:
+        await agent.close()
     await _stop_components(components)
+    await ctx.node_streams.close()
     await runner.cleanup()
     await ctx.close()
     await store.close()
@@ -113,16 +139,12 @@ async def _start_components(
     args: argparse.Namespace, ctx: Any, url: str, kubeconfig_text: str | None
 ) -> list[tuple[asyncio.Task[Any], Any]]:
     """Start the embedded scheduler and controller manager as tasks with their own API clients."""
-    import yaml
-
-    from kybernetes.client import ApiClient, ClientConfig
+    from kybernetes.client import ApiClient
 
     started: list[tuple[asyncio.Task[Any], Any]] = []
 
     def new_client() -> ApiClient:
-        if kubeconfig_text is None:
-            return ApiClient(ClientConfig(server=url))
-        return ApiClient(ClientConfig.from_kubeconfig_dict(yaml.safe_load(kubeconfig_text)))
+        return _new_client(url, kubeconfig_text)
 
     if not args.disable_controller_manager:
         from kybernetes.controllers.base import ControllerOptions
@@ -139,6 +161,16 @@ async def _start_components(
         api = new_client()
         started.append((asyncio.create_task(run_scheduler(api, leader_elect=True), name="scheduler"), api))
     return started
+
+
+def _new_client(url: str, kubeconfig_text: str | None) -> Any:
+    import yaml
+
+    from kybernetes.client import ApiClient, ClientConfig
+
+    if kubeconfig_text is None:
+        return ApiClient(ClientConfig(server=url))
+    return ApiClient(ClientConfig.from_kubeconfig_dict(yaml.safe_load(kubeconfig_text)))
 
 
 async def _stop_components(components: list[tuple[asyncio.Task[Any], Any]]) -> None:
