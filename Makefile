@@ -7,6 +7,8 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint system-deps bench clean
 
+include mk/containerd.mk
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +30,7 @@ system-deps:
 run: $(STAMP)
 	$(VENV)/bin/kyb server
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps containerd-deps
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/lint-imports

@@ -150,9 +150,16 @@ async def start_agent(
     server = KubeletServer(kubelet, host=node_ip, port=port, ssl_context=server_ctx, auth_token=token)
     await server.start()
     handle.closers.append(server.stop)
-    handle.tasks.append(asyncio.create_task(kubelet.run(handle.stop), name=f"kubelet:{node_name}"))
+    task = asyncio.create_task(kubelet.run(handle.stop), name=f"kubelet:{node_name}")
+    task.add_done_callback(_log_failure)
+    handle.tasks.append(task)
     log.info("kubelet for node %s on %s runtime, streaming on %s:%d", node_name, runtime_kind, node_ip, port)
     return handle
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
 
 
 def _free_port(host: str) -> int:

@@ -191,9 +191,9 @@ class Runtime(Protocol):
     async def container_stats(self, container_id: str) -> ContainerStats: ...
 
     # --- streams -------------------------------------------------------------------------------------
-    async def exec_sync(
-        self, container_id: str, command: Sequence[str], limit_seconds: float
-    ) -> ExecResult: ...
+    async def exec_sync(self, container_id: str, command: Sequence[str], limit_seconds: float) -> ExecResult:
+        """Run ``command`` to completion; past ``limit_seconds`` it is killed and ``TimeoutError`` raised."""
+        ...
 
     async def exec(self, container_id: str, command: Sequence[str], io: StreamIO, *, tty: bool) -> int:
         """Run ``command`` in the container wired to ``io``; returns the exit code."""
@@ -220,3 +220,15 @@ class ImagePullError(RuntimeError_):
 
 class CreateContainerError(RuntimeError_):
     reason = "CreateContainerError"
+
+
+class NotFoundError(RuntimeError_, LookupError):
+    """No sandbox or container with this id (CRI ``NOT_FOUND``)."""
+
+    reason = "NotFound"
+
+
+class StartContainerError(RuntimeError_):
+    """The container was created but could not start (bad command, mount, ...)."""
+
+    reason = "StartError"
