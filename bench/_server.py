@@ -152,9 +152,10 @@ class Etcd:
 class Kyb:
     """One ``kyb server`` subprocess (HTTPS, bearer token) on SQLite (default) or ``datastore``."""
 
-    def __init__(self, name: str, datastore: str | None = None) -> None:
+    def __init__(self, name: str, datastore: str | None = None, extra_args: list[str] | None = None) -> None:
         self.name = name
         self.datastore = datastore
+        self.extra_args = list(extra_args or [])  # more ``kyb server`` flags
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"kyb-bench-{name}-"))
         self.url = ""
         self.token = ""
@@ -179,6 +180,7 @@ class Kyb:
         cmd += ["--port", "0", "--bind-address", "127.0.0.1", "--log-level", "WARNING"]
         if self.datastore:
             cmd += ["--datastore", self.datastore]
+        cmd += self.extra_args
         out_path = self.data_dir / "stdout.txt"
         with open(out_path, "wb") as out, open(self.log_path, "ab") as err:
             self.proc = subprocess.Popen(

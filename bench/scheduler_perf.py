@@ -21,15 +21,12 @@ import contextlib
 import json
 import logging
 import os
-import re
-import subprocess
-import sys
 import time
 from typing import Any
 
 import orjson
 
-from _server import START_TIMEOUT_S, Kyb, cpu_seconds
+from _server import Kyb, cpu_seconds
 from kybernetes.client import ApiClient
 from kybernetes.scheduler import Scheduler, run_scheduler
 
@@ -44,32 +41,8 @@ class SchedKyb(Kyb):
     process schedules (two schedulers would race for every pod)."""
 
     def __init__(self, name: str, *, embedded_scheduler: bool) -> None:
-        super().__init__(name)
-        self.extra = ["--disable-controller-manager"] + (
-            [] if embedded_scheduler else ["--disable-scheduler"]
-        )
-
-    def start(self) -> SchedKyb:
-        cmd = [sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(self.data_dir)]
-        cmd += ["--port", "0", "--bind-address", "127.0.0.1", "--log-level", "WARNING", *self.extra]
-        out_path = self.data_dir / "stdout.txt"
-        with open(out_path, "wb") as out, open(self.log_path, "ab") as err:
-            self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            match = re.search(r"listening on (\S+)", out_path.read_text(errors="replace"))
-            if match:
-                self.url = match.group(1)
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kyb server exited: {self.log_tail()}")
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("kyb server did not print its URL in time")
-        self._read_kubeconfig()
-        return self
+        extra = ["--disable-controller-manager"] + ([] if embedded_scheduler else ["--disable-scheduler"])
+        super().__init__(name, extra_args=extra)
 
 
 def node_body(i: int) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from kybernetes.api import errors, schemas
 from kybernetes.api.registry import Registry, ResourceInfo, SubresourceInfo
 from kybernetes.apiserver import openapi_v2
 from kybernetes.apiserver.app import make_app
-from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.openapi_v2 import (
     OPENAPI_V2_PROTOBUF,
     OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
@@ -37,7 +36,7 @@ from kybernetes.apiserver.openapi_v2 import (
     to_yaml,
     wants_protobuf,
 )
-from kybernetes.storage.sqlite import SQLiteStore
+from tests.inprocess import api_context, write_kubeconfig
 
 DEF = "#/definitions/"
 CONFIGMAP = "io.k8s.api.core.v1.ConfigMap"
@@ -561,73 +560,61 @@ Kubectl = Callable[..., Awaitable[Result]]
 
 @pytest.fixture
 async def kubectl(tmp_path: Path) -> AsyncIterator[Kubectl]:
-    store = SQLiteStore(tmp_path / "state.db")
-    await store.start()
-    ctx = ApiContext(store)
-    await ctx.start()
-    app = make_app(ctx)
-    served: list[str] = []
+    async with api_context(tmp_path) as ctx:
+        app = make_app(ctx)
+        served: list[str] = []
 
-    @web.middleware
-    async def serve_v2(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-        """Answer /openapi/v2 from openapi_v2 unless the server already serves it."""
-        if request.path != "/openapi/v2":
-            return await handler(request)
-        served.append(request.headers.get("Accept", ""))
-        try:
-            response: web.StreamResponse = await handler(request)
-            if response.status != 404:
-                return response
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
-        except web.HTTPNotFound:
-            pass
-        if wants_protobuf(request.headers.get("Accept")):
-            body = openapi_v2_protobuf(ctx.registry, ctx.crd_schemas)
-            return web.Response(body=body, content_type=OPENAPI_V2_PROTOBUF_CONTENT_TYPE)
-        return web.json_response(openapi_v2_document(ctx.registry, ctx.crd_schemas))
+        @web.middleware
+        async def serve_v2(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+            """Answer /openapi/v2 from openapi_v2 unless the server already serves it."""
+            if request.path != "/openapi/v2":
+                return await handler(request)
+            served.append(request.headers.get("Accept", ""))
+            try:
+                response: web.StreamResponse = await handler(request)
+                if response.status != 404:
+                    return response
+            except errors.StatusError as exc:
+                if exc.code != 404:
+                    raise
+            except web.HTTPNotFound:
+                pass
+            if wants_protobuf(request.headers.get("Accept")):
+                body = openapi_v2_protobuf(ctx.registry, ctx.crd_schemas)
+                return web.Response(body=body, content_type=OPENAPI_V2_PROTOBUF_CONTENT_TYPE)
+            return web.json_response(openapi_v2_document(ctx.registry, ctx.crd_schemas))
 
-    app.middlewares.append(serve_v2)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: kyb\n  cluster: {{server: 'http://127.0.0.1:{server.port}'}}\n"
-        "users:\n- name: kyb\n  user: {}\n"
-        "contexts:\n- name: kyb\n  context: {cluster: kyb, user: kyb, namespace: default}\n"
-        "current-context: kyb\n"
-    )
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(tmp_path / "kubectl-cache")}
+        app.middlewares.append(serve_v2)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{server.port}")
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(tmp_path / "kubectl-cache")}
 
-    async def run(*args: str, input: str | None = None) -> Result:
-        proc = await asyncio.create_subprocess_exec(
-            KUBECTL,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(input.encode() if input is not None else None), KUBECTL_TIMEOUT
+        async def run(*args: str, input: str | None = None) -> Result:
+            proc = await asyncio.create_subprocess_exec(
+                KUBECTL,
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
             )
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise AssertionError(f"kubectl {' '.join(args)} timed out") from None
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
+            try:
+                out, err = await asyncio.wait_for(
+                    proc.communicate(input.encode() if input is not None else None), KUBECTL_TIMEOUT
+                )
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                raise AssertionError(f"kubectl {' '.join(args)} timed out") from None
+            assert proc.returncode is not None
+            return Result(proc.returncode, out.decode(), err.decode())
 
-    run.served = served  # type: ignore[attr-defined]
-    try:
-        yield run
-    finally:
-        await server.close()
-        await ctx.close()
-        await store.close()
+        run.served = served  # type: ignore[attr-defined]
+        try:
+            yield run
+        finally:
+            await server.close()
 
 
 @needs_kubectl

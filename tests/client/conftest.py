@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 
-from kybernetes.apiserver.app import make_app
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.client import ApiClient, RetryPolicy
-from kybernetes.storage.sqlite import SQLiteStore
-
-T = TypeVar("T")
-
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.2, max_elapsed=5.0)
+from kybernetes.client import ApiClient
+from tests.inprocess import FAST_RETRY, serve
+from tests.inprocess import eventually as _eventually
 
 
 @dataclass
@@ -77,24 +73,9 @@ def _fault_middleware(faults: Faults) -> Any:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    store = SQLiteStore(tmp_path / "state.db")
-    await store.start()
-    ctx = ApiContext(store, compaction_interval=0)
-    await ctx.start()
-    app = make_app(ctx)
     faults = Faults()
-    app.middlewares.append(_fault_middleware(faults))
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield Server(f"http://127.0.0.1:{port}", ctx, faults, port)
-    finally:
-        await runner.cleanup()
-        await ctx.close()
-        await store.close()
+    async with serve(tmp_path, middlewares=[_fault_middleware(faults)]) as srv:
+        yield Server(srv.url, srv.ctx, faults, srv.port)
 
 
 @pytest.fixture
@@ -174,26 +155,8 @@ async def proxy(server: Server) -> AsyncIterator[TcpProxy]:
         await p.close()
 
 
-async def eventually(
-    check: Callable[[], T | Awaitable[T]],
-    *,
-    timeout: float = 5.0,  # noqa: ASYNC109
-    interval: float = 0.02,
-    what: str = "",
-) -> T:
-    """Poll ``check`` (sync or async) until truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        last = result
-        if last:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
-        await asyncio.sleep(interval)
+# the client tests poll with a shorter bound and a finer interval
+eventually = functools.partial(_eventually, timeout=5.0, interval=0.02)
 
 
 def configmap(name: str, namespace: str = "default", **data: str) -> dict[str, Any]:

@@ -22,24 +22,21 @@ import asyncio
 import contextlib
 import datetime as dt
 import shutil
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from aiohttp import web
 
 from kybernetes.api.errors import StatusError
-from kybernetes.apiserver.app import make_app
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.client import ApiClient, RetryPolicy, SharedInformerFactory, object_key
+from kybernetes.client import ApiClient, SharedInformerFactory, object_key
 from kybernetes.controllers.base import Controller, ControllerContext, ControllerOptions
-from kybernetes.storage.sqlite import SQLiteStore
+from tests.controllers._harness import running as _running
+from tests.inprocess import FAST_RETRY, serve, write_kubeconfig
+from tests.inprocess import eventually as eventually  # re-exported for the tests
 
-T = TypeVar("T")
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.2, max_elapsed=5.0)
 KUBECTL = shutil.which("kubectl")
 OUTCOME = "kyb.test/outcome"
 EXIT_CODE = "kyb.test/exit-code"
@@ -55,30 +52,8 @@ class Server:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    store = SQLiteStore(tmp_path / "state.db")
-    await store.start()
-    ctx = ApiContext(store, compaction_interval=0)
-    await ctx.start()
-    runner = web.AppRunner(make_app(ctx), handle_signals=False, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: c\n  cluster:\n    server: {url}\n"
-        "users:\n- name: u\n  user: {}\n"
-        "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n    namespace: default\n"
-        "current-context: x\n"
-    )
-    try:
-        yield Server(url, ctx, kubeconfig)
-    finally:
-        await runner.cleanup()
-        await ctx.close()
-        await store.close()
+    async with serve(tmp_path) as srv:
+        yield Server(srv.url, srv.ctx, write_kubeconfig(tmp_path / "kubeconfig", srv.url))
 
 
 @pytest.fixture
@@ -91,51 +66,14 @@ def fast_options(**extra: Any) -> ControllerOptions:
     return ControllerOptions(job_backoff_base_seconds=0.05, job_backoff_max_seconds=0.2, extra=dict(extra))
 
 
-@contextlib.asynccontextmanager
-async def running(
+def running(
     api: ApiClient,
     factories: list[Callable[[ControllerContext], Controller]],
     options: ControllerOptions | None = None,
     workers: int = 2,
-) -> AsyncIterator[list[Controller]]:
-    """Construct controllers on one context, start and sync the informers, run them as tasks."""
-    ctx = ControllerContext(api, SharedInformerFactory(api), options or fast_options())
-    controllers = [make(ctx) for make in factories]
-    ctx.informers.start()
-    assert await ctx.informers.wait_for_cache_sync(10.0)
-    tasks = [asyncio.create_task(c.run(workers)) for c in controllers]
-    try:
-        yield controllers
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await ctx.informers.stop()
-        for rec in ctx.recorders.values():
-            with contextlib.suppress(Exception):
-                await rec.stop(timeout=1.0)
-
-
-async def eventually(
-    check: Callable[[], T | Awaitable[T]],
-    *,
-    timeout: float = 10.0,  # noqa: ASYNC109
-    interval: float = 0.05,
-    what: str = "",
-) -> T:
-    """Poll ``check`` (sync or async) until truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        last = result
-        if last:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
-        await asyncio.sleep(interval)
+) -> contextlib.AbstractAsyncContextManager[list[Controller]]:
+    """``_harness.running`` with ``fast_options()`` by default."""
+    return _running(api, factories, options or fast_options(), workers)
 
 
 async def kubectl(server: Server, *args: str, timeout: float = 30.0) -> tuple[int, str, str]:  # noqa: ASYNC109

@@ -28,44 +28,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from aiohttp import web
 
-from kybernetes.apiserver.app import make_app
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.client import ApiClient, Informer, RetryPolicy, StatusError
+from kybernetes.client import ApiClient, Informer, StatusError
 from kybernetes.controllers.base import ControllerOptions
 from kybernetes.controllers.manager import ControllerManager
-from kybernetes.storage.sqlite import SQLiteStore
+from tests.inprocess import FAST_RETRY, eventually, serve, write_kubeconfig
 
-T = TypeVar("T")
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.2, max_elapsed=5.0)
 log = logging.getLogger(__name__)
-
-
-async def eventually(
-    check: Callable[[], T | Awaitable[T]],
-    *,
-    timeout: float = 10.0,  # noqa: ASYNC109
-    interval: float = 0.05,
-    what: str = "",
-) -> T:
-    """Poll ``check`` (sync or async) until truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        last = result
-        if last:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
-        await asyncio.sleep(interval)
 
 
 def unique(prefix: str) -> str:
@@ -124,39 +98,9 @@ class Kube:
 
 @pytest.fixture
 async def kube(tmp_path: Path) -> AsyncIterator[Kube]:
-    store = SQLiteStore(tmp_path / "state.db")
-    await store.start()
-    ctx = ApiContext(store, compaction_interval=0)
-    await ctx.start()
-    ctx.garbage_collector_running = True
-    app = make_app(ctx)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "kyb", "cluster": {"server": url}}],
-                "users": [{"name": "admin", "user": {}}],
-                "contexts": [
-                    {"name": "kyb", "context": {"cluster": "kyb", "user": "admin", "namespace": "default"}}
-                ],
-                "current-context": "kyb",
-            }
-        )
-    )
-    try:
-        yield Kube(url, ctx, kubeconfig, tmp_path / "kubectl-cache")
-    finally:
-        await runner.cleanup()
-        await ctx.close()
-        await store.close()
+    async with serve(tmp_path, garbage_collector_running=True) as srv:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", srv.url)
+        yield Kube(srv.url, srv.ctx, kubeconfig, tmp_path / "kubectl-cache")
 
 
 @pytest.fixture
@@ -356,20 +300,7 @@ def deployment(
 def replicaset(
     name: str, namespace: str, replicas: int = 3, labels: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    labels = labels or {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": dict(labels)},
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]},
-            },
-        },
-    }
+    return {**deployment(name, namespace, replicas, labels=labels), "kind": "ReplicaSet"}
 
 
 def pod(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:

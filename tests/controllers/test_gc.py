@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from kybernetes.client import ApiClient, StatusError
+from kybernetes.client import ApiClient, ResourceClient, StatusError
 from tests.controllers.conftest import (
     FakeKubelet,
     Kube,
@@ -166,13 +166,14 @@ CRD = {
 }
 
 
-async def test_custom_resource_owner(api: ApiClient, kube: Kube, start_manager: StartManager) -> None:
-    await start_manager(controllers=["garbagecollector"])
-    await api.customresourcedefinitions.create(CRD)
-    ns = await new_namespace(api)
-    widgets = api.resource("example.com", "v1", "widgets", namespaced=True, kind="Widget")
+def widget_client(api: ApiClient) -> ResourceClient:
+    return api.resource("example.com", "v1", "widgets", namespaced=True, kind="Widget")
 
-    async def create_widget() -> dict[str, Any] | None:
+
+async def create_widget(widgets: ResourceClient, ns: str) -> dict[str, Any]:
+    """Create widget ``w`` in ``ns`` as soon as the CRD is served."""
+
+    async def attempt() -> dict[str, Any] | None:
         try:
             return await widgets.create(
                 {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": ns}}
@@ -180,7 +181,15 @@ async def test_custom_resource_owner(api: ApiClient, kube: Kube, start_manager: 
         except StatusError:
             return None
 
-    widget = await eventually(create_widget, what="CRD served")
+    return await eventually(attempt, what="CRD served")
+
+
+async def test_custom_resource_owner(api: ApiClient, kube: Kube, start_manager: StartManager) -> None:
+    await start_manager(controllers=["garbagecollector"])
+    await api.customresourcedefinitions.create(CRD)
+    ns = await new_namespace(api)
+    widgets = widget_client(api)
+    widget = await create_widget(widgets, ns)
     await api.configmaps.create(configmap("child", ns, [ref(widget, block=True)]))
     # a widget dependent of a widget, deleted in the foreground through kubectl
     await kube.kubectl("-n", ns, "delete", "widgets.example.com", "w", "--cascade=foreground", timeout=30)

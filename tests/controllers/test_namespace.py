@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kybernetes.client import ApiClient, StatusError
 from tests.controllers.conftest import (
     FakeKubelet,
@@ -13,7 +11,7 @@ from tests.controllers.conftest import (
     eventually,
     new_namespace,
 )
-from tests.controllers.test_gc import CRD
+from tests.controllers.test_gc import CRD, create_widget, widget_client
 
 
 async def _ns_gone(api: ApiClient, name: str) -> bool:
@@ -35,17 +33,8 @@ async def test_deleting_a_namespace_empties_it(
     await api.configmaps.create(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": ns}}
     )
-    widgets = api.resource("example.com", "v1", "widgets", namespaced=True, kind="Widget")
-
-    async def create_widget() -> dict[str, Any] | None:
-        try:
-            return await widgets.create(
-                {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": ns}}
-            )
-        except StatusError:
-            return None
-
-    await eventually(create_widget, what="CRD served")
+    widgets = widget_client(api)
+    await create_widget(widgets, ns)
     # an object held by a finalizer keeps the namespace until someone releases it
     await api.secrets.create(
         {

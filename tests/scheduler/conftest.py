@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from aiohttp import web
 
-from kybernetes.apiserver.app import make_app
-from kybernetes.apiserver.context import ApiContext
-from kybernetes.client import ApiClient, RetryPolicy
+from kybernetes.client import ApiClient
 from kybernetes.scheduler import Scheduler, run_scheduler
 from kybernetes.scheduler.framework import NodeInfo, PodInfo
-from kybernetes.storage.sqlite import SQLiteStore
-
-T = TypeVar("T")
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.2, max_elapsed=5.0)
+from tests.inprocess import eventually, serve
 
 
 def node(
@@ -92,45 +85,10 @@ def node_info(n: dict[str, Any], *pods: dict[str, Any]) -> NodeInfo:
     return ni
 
 
-async def eventually(
-    check: Callable[[], T | Awaitable[T]],
-    *,
-    timeout: float = 10.0,  # noqa: ASYNC109
-    interval: float = 0.05,
-    what: str = "",
-) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        last = result
-        if last:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
-        await asyncio.sleep(interval)
-
-
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[ApiClient]:
-    store = SQLiteStore(tmp_path / "state.db")
-    await store.start()
-    ctx = ApiContext(store, compaction_interval=0)
-    await ctx.start()
-    runner = web.AppRunner(make_app(ctx), handle_signals=False, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with ApiClient(f"http://127.0.0.1:{port}", retry=FAST_RETRY) as client:
-            yield client
-    finally:
-        await runner.cleanup()
-        await ctx.close()
-        await store.close()
+    async with serve(tmp_path) as server, server.client() as client:
+        yield client
 
 
 class Running:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.volumes import VOLUME_SOURCES
 
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
 DEFAULT_TOLERATION_SECONDS = 300
@@ -26,39 +27,6 @@ JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 LEGACY_JOB_CONTROLLER_UID_LABEL = "controller-uid"
 LEGACY_JOB_NAME_LABEL = "job-name"
-
-_VOLUME_SOURCES = (
-    "hostPath",
-    "emptyDir",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "persistentVolumeClaim",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "configMap",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-)
 
 
 def _d(parent: dict[str, Any], k: str) -> dict[str, Any]:
@@ -137,7 +105,7 @@ def _default_container(ctr: dict[str, Any]) -> None:
 
 
 def _default_volume(vol: dict[str, Any]) -> None:
-    if not any(vol.get(s) is not None for s in _VOLUME_SOURCES):
+    if not any(vol.get(s) is not None for s in VOLUME_SOURCES):
         vol["emptyDir"] = {}
     for src in ("configMap", "secret", "downwardAPI", "projected"):
         if isinstance(vol.get(src), dict):

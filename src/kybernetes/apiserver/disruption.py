@@ -33,36 +33,28 @@ async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
             continue
         status = pdb.get("status") or {}
         if int(status.get("observedGeneration") or 0) < int(pdb["metadata"].get("generation") or 1):
-            raise errors.StatusError(
-                429,
-                "TooManyRequests",
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                causes=[
-                    errors.Cause(
-                        "",
-                        f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
-                        "DisruptionBudget",
-                    )
-                ],
+            raise _violation(
+                f"The disruption budget {pdb['metadata']['name']} is still being processed by the server."
             )
         allowed = int(status.get("disruptionsAllowed") or 0)
         if allowed <= 0:
-            raise errors.StatusError(
-                429,
-                "TooManyRequests",
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                causes=[
-                    errors.Cause(
-                        "",
-                        f"The disruption budget {pdb['metadata']['name']} needs "
-                        f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
-                        f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently",
-                        "DisruptionBudget",
-                    )
-                ],
+            raise _violation(
+                f"The disruption budget {pdb['metadata']['name']} needs "
+                f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
+                f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently"
             )
         await _use_budget(ctx, pdb, pod["metadata"]["name"])
         return
+
+
+def _violation(detail: str) -> errors.StatusError:
+    """The 429 refusing an eviction, with ``detail`` as its DisruptionBudget cause."""
+    return errors.StatusError(
+        429,
+        "TooManyRequests",
+        "Cannot evict pod as it would violate the pod's disruption budget.",
+        causes=[errors.Cause("", detail, "DisruptionBudget")],
+    )
 
 
 async def _use_budget(ctx: ApiContext, pdb: dict[str, Any], pod_name: str) -> None:

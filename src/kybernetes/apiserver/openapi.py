@@ -116,7 +116,8 @@ def _component_ref(name: str) -> str:
     return COMPONENT_PREFIX + name
 
 
-def _single_type(value: Any) -> str | None:
+def single_type(value: Any) -> str | None:
+    """A schema ``type`` (a name or a list of names) as one type name, ``null`` left out."""
     if isinstance(value, str):
         return None if value == "null" else value
     if isinstance(value, list):
@@ -136,7 +137,7 @@ def _convert(node: Any, *, type_meta: bool = False) -> Any:
         if key == "$ref":
             continue
         if key == "type":
-            single = _single_type(value)
+            single = single_type(value)
             if single is not None:
                 out["type"] = single
         elif key == "enum" and type_meta:
@@ -519,6 +520,76 @@ class _DocumentBuilder:
     def _patch_body(self) -> dict[str, Any]:
         return {"content": {t: {"schema": _schema_ref(PATCH)} for t in PATCH_CONTENT_TYPES}, "required": True}
 
+    def _delete_body(self) -> dict[str, Any]:
+        return {"content": {"*/*": {"schema": _schema_ref(DELETE_OPTIONS)}}}
+
+    def _object_operations(
+        self,
+        verbs: set[str],
+        *,
+        gvk: tuple[str, str, str],
+        schema_name: str,
+        words: str,
+        the: str,
+        a: str,
+        delete_options: bool,
+    ) -> dict[str, Any]:
+        """The get/post/put/patch/delete operations on one object or subresource, for those of ``verbs``
+        served: ``words`` spell the operation ids, ``the``/``a`` the descriptions ("the specified Pod",
+        "a Pod"); ``delete_options`` gives DELETE a ``DeleteOptions`` body."""
+        ref = _schema_ref(schema_name)
+        ops: dict[str, Any] = {}
+        if "get" in verbs:
+            ops["get"] = self._operation(
+                description=f"read {the}",
+                operation_id=f"read{words}",
+                action="get",
+                gvk=gvk,
+                params=[],
+                responses=_responses(ref, ("200",), _RESPONSE_TYPES),
+            )
+        if "create" in verbs:
+            ops["post"] = self._operation(
+                description=f"create {a}",
+                operation_id=f"create{words}",
+                action="post",
+                gvk=gvk,
+                params=_WRITE_PARAMS,
+                request_body=self._body(schema_name),
+                responses=_responses(ref, ("200", "201", "202"), _RESPONSE_TYPES),
+            )
+        if "update" in verbs:
+            ops["put"] = self._operation(
+                description=f"replace {the}",
+                operation_id=f"replace{words}",
+                action="put",
+                gvk=gvk,
+                params=_WRITE_PARAMS,
+                request_body=self._body(schema_name),
+                responses=_responses(ref, ("200", "201"), _RESPONSE_TYPES),
+            )
+        if "patch" in verbs:
+            ops["patch"] = self._operation(
+                description=f"partially update {the}",
+                operation_id=f"patch{words}",
+                action="patch",
+                gvk=gvk,
+                params=_PATCH_PARAMS,
+                request_body=self._patch_body(),
+                responses=_responses(ref, ("200", "201"), _RESPONSE_TYPES),
+            )
+        if "delete" in verbs:
+            ops["delete"] = self._operation(
+                description=f"delete {a}",
+                operation_id=f"delete{words}",
+                action="delete",
+                gvk=gvk,
+                params=_DELETE_PARAMS,
+                request_body=self._delete_body() if delete_options else None,
+                responses=_responses(_schema_ref(STATUS), ("200", "202"), _RESPONSE_TYPES),
+            )
+        return ops
+
     def add_discovery_path(self) -> None:
         self.builtin_names.add(API_RESOURCE_LIST)
         self.paths[f"{self.prefix}/"] = {
@@ -583,7 +654,7 @@ class _DocumentBuilder:
                 action="deletecollection",
                 gvk=gvk,
                 params=_DELETE_COLLECTION_PARAMS,
-                request_body={"content": {"*/*": {"schema": _schema_ref(DELETE_OPTIONS)}}},
+                request_body=self._delete_body(),
                 responses=_responses(_schema_ref(STATUS), ("200",), _RESPONSE_TYPES),
             )
         if collection:
@@ -599,46 +670,15 @@ class _DocumentBuilder:
                 responses=_responses(_schema_ref(list_name), ("200",), _LIST_RESPONSE_TYPES),
             )
 
-        item: dict[str, Any] = {}
-        if "get" in verbs:
-            item["get"] = self._operation(
-                description=f"read the specified {kind}",
-                operation_id=f"read{words}",
-                action="get",
-                gvk=gvk,
-                params=[],
-                responses=_responses(kind_ref, ("200",), _RESPONSE_TYPES),
-            )
-        if "update" in verbs:
-            item["put"] = self._operation(
-                description=f"replace the specified {kind}",
-                operation_id=f"replace{words}",
-                action="put",
-                gvk=gvk,
-                params=_WRITE_PARAMS,
-                request_body=self._body(kind_name),
-                responses=_responses(kind_ref, ("200", "201"), _RESPONSE_TYPES),
-            )
-        if "patch" in verbs:
-            item["patch"] = self._operation(
-                description=f"partially update the specified {kind}",
-                operation_id=f"patch{words}",
-                action="patch",
-                gvk=gvk,
-                params=_PATCH_PARAMS,
-                request_body=self._patch_body(),
-                responses=_responses(kind_ref, ("200", "201"), _RESPONSE_TYPES),
-            )
-        if "delete" in verbs:
-            item["delete"] = self._operation(
-                description=f"delete a {kind}",
-                operation_id=f"delete{words}",
-                action="delete",
-                gvk=gvk,
-                params=_DELETE_PARAMS,
-                request_body={"content": {"*/*": {"schema": _schema_ref(DELETE_OPTIONS)}}},
-                responses=_responses(_schema_ref(STATUS), ("200", "202"), _RESPONSE_TYPES),
-            )
+        item = self._object_operations(
+            verbs - {"create"},  # creating is on the collection
+            gvk=gvk,
+            schema_name=kind_name,
+            words=words,
+            the=f"the specified {kind}",
+            a=f"a {kind}",
+            delete_options=True,
+        )
         item_path = f"{ns_prefix}/{info.plural}/{{name}}"
         if item:
             self._path(item_path, [name_param, *ns_params, P_PRETTY]).update(item)
@@ -694,55 +734,15 @@ class _DocumentBuilder:
             sub_name = found if found is not None else kind_name
             if found is not None:
                 self.builtin_names.add(found)
-        sub_ref = _schema_ref(sub_name)
-        if "get" in sub.verbs:
-            ops["get"] = self._operation(
-                description=f"read {sub.name} of the specified {info.kind}",
-                operation_id=f"read{words}{sub_words}",
-                action="get",
-                gvk=gvk,
-                params=[],
-                responses=_responses(sub_ref, ("200",), _RESPONSE_TYPES),
-            )
-        if "create" in sub.verbs:
-            ops["post"] = self._operation(
-                description=f"create {sub.name} of a {info.kind}",
-                operation_id=f"create{words}{sub_words}",
-                action="post",
-                gvk=gvk,
-                params=_WRITE_PARAMS,
-                request_body=self._body(sub_name),
-                responses=_responses(sub_ref, ("200", "201", "202"), _RESPONSE_TYPES),
-            )
-        if "update" in sub.verbs:
-            ops["put"] = self._operation(
-                description=f"replace {sub.name} of the specified {info.kind}",
-                operation_id=f"replace{words}{sub_words}",
-                action="put",
-                gvk=gvk,
-                params=_WRITE_PARAMS,
-                request_body=self._body(sub_name),
-                responses=_responses(sub_ref, ("200", "201"), _RESPONSE_TYPES),
-            )
-        if "patch" in sub.verbs:
-            ops["patch"] = self._operation(
-                description=f"partially update {sub.name} of the specified {info.kind}",
-                operation_id=f"patch{words}{sub_words}",
-                action="patch",
-                gvk=gvk,
-                params=_PATCH_PARAMS,
-                request_body=self._patch_body(),
-                responses=_responses(sub_ref, ("200", "201"), _RESPONSE_TYPES),
-            )
-        if "delete" in sub.verbs:
-            ops["delete"] = self._operation(
-                description=f"delete {sub.name} of a {info.kind}",
-                operation_id=f"delete{words}{sub_words}",
-                action="delete",
-                gvk=gvk,
-                params=_DELETE_PARAMS,
-                responses=_responses(_schema_ref(STATUS), ("200", "202"), _RESPONSE_TYPES),
-            )
+        ops = self._object_operations(
+            set(sub.verbs),
+            gvk=gvk,
+            schema_name=sub_name,
+            words=f"{words}{sub_words}",
+            the=f"{sub.name} of the specified {info.kind}",
+            a=f"{sub.name} of a {info.kind}",
+            delete_options=False,
+        )
         if ops:
             self._path(path, [*path_params, P_PRETTY]).update(ops)
 

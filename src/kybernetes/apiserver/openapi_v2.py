@@ -138,15 +138,6 @@ def _definition_ref(ref: str) -> str:
     return DEFINITION_PREFIX + ref.rsplit("/", 1)[-1]
 
 
-def _single_type(value: Any) -> str | None:
-    if isinstance(value, str):
-        return None if value == "null" else value
-    if isinstance(value, list):
-        kept = [t for t in value if isinstance(t, str) and t != "null"]
-        return kept[0] if kept else None
-    return None
-
-
 def _single_ref(node: dict[str, Any]) -> str | None:
     """The target of ``$ref`` or of a single-element ``allOf: [{$ref}]`` (upstream's v3 wrapping)."""
     ref = node.get("$ref")
@@ -178,7 +169,7 @@ def to_v2_schema(node: Any, *, crd: bool = False, type_meta: bool = False) -> An
     preserve = crd and node.get("x-kubernetes-preserve-unknown-fields") is True
     for key, value in node.items():
         if key == "type":
-            single = _single_type(value)
+            single = openapi.single_type(value)
             if single is not None and not nullable:
                 out["type"] = single
         elif key == "properties" and isinstance(value, dict):

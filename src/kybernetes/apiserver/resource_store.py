@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,22 +262,14 @@ class ResourceStore:
         ):
             if dry_run:
                 return new
-            try:
+            with self._write_errors(name):
                 kv = await self.store.delete(key, expected_mod_revision=expected_rv)
-            except KeyNotFoundError:
-                raise self.not_found(name) from None
-            except RevisionMismatchError:
-                raise self._conflict(name) from None
             md["resourceVersion"] = str(kv.mod_revision)
             return new
         if dry_run:
             return new
-        try:
+        with self._write_errors(name):
             kv = await self.store.update(key, encode(new), expected_mod_revision=expected_rv)
-        except KeyNotFoundError:
-            raise self.not_found(name) from None
-        except RevisionMismatchError:
-            raise self._conflict(name) from None
         md["resourceVersion"] = str(kv.mod_revision)
         return new
 
@@ -285,6 +278,16 @@ class ResourceStore:
         return (
             bool(md.get("deletionGracePeriodSeconds")) and self.strategy.grace_period(obj, None) is not None
         )
+
+    @contextlib.contextmanager
+    def _write_errors(self, name: str) -> Iterator[None]:
+        """A guarded store write's failures as API errors: key gone 404, revision moved 409."""
+        try:
+            yield
+        except KeyNotFoundError:
+            raise self.not_found(name) from None
+        except RevisionMismatchError:
+            raise self._conflict(name) from None
 
     def _conflict(self, name: str) -> errors.StatusError:
         return errors.conflict(
@@ -324,12 +327,8 @@ class ResourceStore:
         key = self.key(namespace, name)
         if dry_run:
             return await self.get(namespace, name)
-        try:
+        with self._write_errors(name):
             kv = await self.store.delete(key, expected_mod_revision=expected_rv)
-        except KeyNotFoundError:
-            raise self.not_found(name) from None
-        except RevisionMismatchError:
-            raise self._conflict(name) from None
         obj = orjson.loads(kv.value)
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
         return obj

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kybernetes.client import (
@@ -75,6 +76,32 @@ def controller_owner(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
             return ref  # type: ignore[no-any-return]
+    return None
+
+
+CONTROLLER_UID_INDEX = "workloads:controller-uid"
+
+
+def controller_uid_index(obj: Mapping[str, Any]) -> list[str]:
+    """Index function (``CONTROLLER_UID_INDEX``): the uid of an object's controlling owner."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("uid"):
+            return [str(ref["uid"])]
+    return []
+
+
+def ready_since(pod: Mapping[str, Any]) -> float | None:
+    """When the pod's Ready condition turned True (epoch seconds; 0.0 when the time does not parse),
+    or None when it is not Ready."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") == "True":
+            ts = cond.get("lastTransitionTime")
+            if isinstance(ts, str):
+                try:
+                    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    return 0.0
+            return 0.0
     return None
 
 

@@ -39,7 +39,12 @@ from typing import Any
 
 from kybernetes.api.errors import StatusError
 from kybernetes.client import object_key, split_key
-from kybernetes.controllers.base import Controller, ControllerContext
+from kybernetes.controllers.base import (
+    CONTROLLER_UID_INDEX,
+    Controller,
+    ControllerContext,
+    controller_uid_index,
+)
 from kybernetes.controllers.cron import CronError, parse_schedule
 from kybernetes.controllers.history import owner_reference
 
@@ -48,17 +53,9 @@ __all__ = ["SCHEDULED_TIMESTAMP_ANNOTATION", "CronJobController", "job_name_for"
 log = logging.getLogger(__name__)
 
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-CONTROLLER_UID_INDEX = "workloads:controller-uid"
 UTC = dt.UTC
 
 Obj = Mapping[str, Any]
-
-
-def controller_uid_index(obj: Obj) -> list[str]:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid"):
-            return [str(ref["uid"])]
-    return []
 
 
 def job_name_for(cronjob_name: str, scheduled: dt.datetime) -> str:

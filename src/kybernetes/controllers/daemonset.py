@@ -29,7 +29,6 @@ Expectations (``history.Expectations``) stop a stale pod cache from double-creat
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 import math
 import time
@@ -39,7 +38,14 @@ from typing import Any
 from kybernetes.api.errors import StatusError
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import object_key, split_key
-from kybernetes.controllers.base import Controller, ControllerContext, unwrap
+from kybernetes.controllers.base import (
+    CONTROLLER_UID_INDEX,
+    Controller,
+    ControllerContext,
+    controller_uid_index,
+    ready_since,
+    unwrap,
+)
 from kybernetes.controllers.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     Expectations,
@@ -63,7 +69,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
-CONTROLLER_UID_INDEX = "workloads:controller-uid"
 DAEMON_TOLERATIONS: tuple[tuple[str, str], ...] = (
     ("node.kubernetes.io/not-ready", "NoExecute"),
     ("node.kubernetes.io/unreachable", "NoExecute"),
@@ -75,13 +80,6 @@ DAEMON_TOLERATIONS: tuple[tuple[str, str], ...] = (
 NETWORK_UNAVAILABLE = ("node.kubernetes.io/network-unavailable", "NoSchedule")
 
 Obj = Mapping[str, Any]
-
-
-def controller_uid_index(obj: Obj) -> list[str]:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid"):
-            return [str(ref["uid"])]
-    return []
 
 
 def _md(obj: Obj) -> Mapping[str, Any]:
@@ -215,19 +213,8 @@ def _pod_node(pod: Obj) -> str | None:
     return None
 
 
-def _ready_since(pod: Obj) -> float | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready" and cond.get("status") == "True":
-            ts = cond.get("lastTransitionTime")
-            try:
-                return dt.datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                return 0.0
-    return None
-
-
 def _is_available(pod: Obj, min_ready: int, now: float) -> bool:
-    since = _ready_since(pod)
+    since = ready_since(pod)
     if since is None or _md(pod).get("deletionTimestamp"):
         return False
     return min_ready <= 0 or since + min_ready <= now
@@ -501,7 +488,7 @@ class DaemonSetController(Controller):
             if not pods:
                 continue
             pod = next((p for p in pods if is_new(p)), pods[0])
-            if _ready_since(pod) is not None:
+            if ready_since(pod) is not None:
                 ready += 1
             if _is_available(pod, min_ready, now):
                 available += 1

@@ -42,7 +42,13 @@ from typing import Any
 
 from kybernetes.api.errors import StatusError
 from kybernetes.client import object_key, split_key
-from kybernetes.controllers.base import Controller, ControllerContext, unwrap
+from kybernetes.controllers.base import (
+    CONTROLLER_UID_INDEX,
+    Controller,
+    ControllerContext,
+    controller_uid_index,
+    unwrap,
+)
 from kybernetes.controllers.history import Expectations, owner_reference
 
 __all__ = [
@@ -60,7 +66,6 @@ JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 INDEX_FAILURE_COUNT_ANNOTATION = "batch.kubernetes.io/job-index-failure-count"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-CONTROLLER_UID_INDEX = "workloads:controller-uid"
 MAX_BATCH = 500
 
 Obj = Mapping[str, Any]
@@ -78,14 +83,6 @@ def parse_time(value: Any) -> float | None:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def controller_uid_index(obj: Obj) -> list[str]:
-    """Index function: the uid of an object's controlling owner."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid"):
-            return [str(ref["uid"])]
-    return []
 
 
 def _md(obj: Obj) -> Mapping[str, Any]:

@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.tolerations import tolerates
 from kybernetes.client import WorkQueue, object_key, run_worker, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
 
@@ -138,22 +139,6 @@ def desired_condition_taints(node: Mapping[str, Any]) -> tuple[set[str], set[str
         {TAINT_NOT_READY} if ready == "False" else {TAINT_UNREACHABLE} if ready == "Unknown" else set()
     )
     return noschedule, noexecute
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream's ``Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def min_toleration_seconds(

@@ -34,7 +34,6 @@ Neighbours: ``history.py`` (ControllerRevisions), ``base.py`` (loop skeleton).
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 import re
 import time
@@ -44,7 +43,13 @@ from typing import Any
 from kybernetes.api.errors import StatusError
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import split_key
-from kybernetes.controllers.base import Controller, ControllerContext
+from kybernetes.controllers.base import (
+    CONTROLLER_UID_INDEX,
+    Controller,
+    ControllerContext,
+    controller_uid_index,
+    ready_since,
+)
 from kybernetes.controllers.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     create_revision,
@@ -62,16 +67,8 @@ log = logging.getLogger(__name__)
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
-CONTROLLER_UID_INDEX = "workloads:controller-uid"
 
 Obj = Mapping[str, Any]
-
-
-def controller_uid_index(obj: Obj) -> list[str]:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid"):
-            return [str(ref["uid"])]
-    return []
 
 
 def pod_ordinal(set_name: str, pod_name: str) -> int | None:
@@ -96,25 +93,12 @@ def is_terminating(pod: Obj) -> bool:
     return bool(_md(pod).get("deletionTimestamp"))
 
 
-def _ready_since(pod: Obj) -> float | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready" and cond.get("status") == "True":
-            ts = cond.get("lastTransitionTime")
-            if isinstance(ts, str):
-                try:
-                    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-                except ValueError:
-                    return 0.0
-            return 0.0
-    return None
-
-
 def is_running_and_ready(pod: Obj) -> bool:
-    return _phase(pod) == "Running" and _ready_since(pod) is not None
+    return _phase(pod) == "Running" and ready_since(pod) is not None
 
 
 def is_available(pod: Obj, min_ready: int, now: float) -> bool:
-    since = _ready_since(pod)
+    since = ready_since(pod)
     if _phase(pod) != "Running" or since is None:
         return False
     return min_ready <= 0 or since + min_ready <= now

@@ -225,6 +225,20 @@ def container_cells(containers: Iterable[Any]) -> list[str]:
     return [names, images]
 
 
+def replica_cells(obj: Obj, now: datetime, selector: str) -> list[Any]:
+    """A ReplicaSet or ReplicationController row: name, desired/current/ready replicas, age, the
+    template's containers and images, then ``selector`` as each kind formats it."""
+    return [
+        name(obj),
+        integer(obj, "spec", "replicas", default=1),
+        integer(obj, "status", "replicas"),
+        integer(obj, "status", "readyReplicas"),
+        age(obj, now),
+        *container_cells(items(obj, "spec", "template", "spec", "containers")),
+        selector,
+    ]
+
+
 def int_or_string(value: Any) -> str:
     """``intstr.IntOrString.String()``."""
     if isinstance(value, bool):

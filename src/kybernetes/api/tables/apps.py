@@ -23,6 +23,7 @@ from kybernetes.api.tables._base import (
     mapping,
     name,
     name_column,
+    replica_cells,
     text,
 )
 
@@ -68,15 +69,7 @@ DEPLOYMENT = Printer(
 
 
 def _replica_set_cells(obj: Obj, now: datetime) -> list[Any]:
-    return [
-        name(obj),
-        integer(obj, "spec", "replicas", default=1),
-        integer(obj, "status", "replicas"),
-        integer(obj, "status", "readyReplicas"),
-        age(obj, now),
-        *_template_containers(obj),
-        format_label_selector(dig(obj, "spec", "selector")),
-    ]
+    return replica_cells(obj, now, format_label_selector(dig(obj, "spec", "selector")))
 
 
 REPLICA_SET = Printer(

@@ -24,6 +24,7 @@ from kybernetes.api.tables._base import (
     name,
     name_column,
     quantity,
+    replica_cells,
     text,
 )
 
@@ -254,15 +255,7 @@ POD_TEMPLATE = Printer(
 
 
 def _rc_cells(obj: Obj, now: datetime) -> list[Any]:
-    return [
-        name(obj),
-        integer(obj, "spec", "replicas", default=1),
-        integer(obj, "status", "replicas"),
-        integer(obj, "status", "readyReplicas"),
-        age(obj, now),
-        *container_cells(items(obj, "spec", "template", "spec", "containers")),
-        format_labels(mapping(obj, "spec", "selector")),
-    ]
+    return replica_cells(obj, now, format_labels(mapping(obj, "spec", "selector")))
 
 
 REPLICATION_CONTROLLER = Printer(

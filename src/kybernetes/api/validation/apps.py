@@ -54,18 +54,7 @@ def _template_for_replicas(spec: dict[str, Any], path: str, kind: str) -> list[C
         labels = _template_labels(spec)
         if not meta.selector_matches(selector, labels):
             out.append(f.invalid(f.child(tpath, "metadata", "labels"), labels, SELECTOR_MISMATCH))
-    out += podspec.validate_pod_template_spec(template, tpath)
-    tspec = _dict(template.get("spec"))
-    restart = tspec.get("restartPolicy")
-    if isinstance(restart, str) and restart != "Always":
-        out.append(f.not_supported(f.child(tpath, "spec", "restartPolicy"), restart, ("Always",)))
-    if tspec.get("activeDeadlineSeconds") is not None:
-        out.append(
-            f.forbidden(
-                f.child(tpath, "spec", "activeDeadlineSeconds"),
-                f"activeDeadlineSeconds in {kind} is not Supported",
-            )
-        )
+    out += podspec.validate_long_running_template(template, tpath, kind)
     return out
 
 
@@ -249,18 +238,7 @@ def create_stateful_set(obj: dict[str, Any]) -> list[Cause]:
         labels = _template_labels(spec)
         if meta.selector_parses(selector) and not meta.selector_matches(selector, labels):
             out.append(f.invalid("spec.template.metadata.labels", labels, SELECTOR_MISMATCH))
-    out += podspec.validate_pod_template_spec(template, "spec.template")
-    tspec = _dict(_dict(template).get("spec"))
-    restart = tspec.get("restartPolicy")
-    if isinstance(restart, str) and restart != "Always":
-        out.append(f.not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
-    if tspec.get("activeDeadlineSeconds") is not None:
-        out.append(
-            f.forbidden(
-                "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in StatefulSet is not Supported",
-            )
-        )
+    out += podspec.validate_long_running_template(template, "spec.template", "StatefulSet")
     for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
         name = _s(_dict(_dict(claim).get("metadata")).get("name"))
         p = f.child(f.index("spec.volumeClaimTemplates", i), "metadata", "name")
@@ -313,19 +291,9 @@ def create_daemon_set(obj: dict[str, Any]) -> list[Cause]:
         if meta.selector_is_empty(selector):
             out.append(f.invalid("spec.selector", selector, "empty selector is invalid for daemonset"))
     template = spec.get("template")
-    out += podspec.validate_pod_template_spec(template, "spec.template")
-    tspec = _dict(_dict(template).get("spec"))
-    restart = tspec.get("restartPolicy")
-    if isinstance(restart, str) and restart != "Always":
-        out.append(f.not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
-    if tspec.get("activeDeadlineSeconds") is not None:
-        out.append(
-            f.invalid(
-                "spec.template.spec.activeDeadlineSeconds",
-                tspec["activeDeadlineSeconds"],
-                "activeDeadlineSeconds in DaemonSet is not Supported",
-            )
-        )
+    out += podspec.validate_long_running_template(
+        template, "spec.template", "DaemonSet", deadline_invalid=True
+    )
     out += f.nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     out += f.nonnegative(spec.get("templateGeneration"), "spec.templateGeneration")
     strategy = _dict(spec.get("updateStrategy"))

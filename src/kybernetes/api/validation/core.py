@@ -215,18 +215,9 @@ def create_replication_controller(obj: dict[str, Any]) -> list[Cause]:
         out.append(
             f.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
         )
-    out += podspec.validate_pod_template_spec(template, "spec.template")
-    restart = _dict(template.get("spec")).get("restartPolicy")
-    if isinstance(restart, str) and restart != "Always":
-        out.append(f.not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
-    if _dict(template.get("spec")).get("activeDeadlineSeconds") is not None:
-        out.append(
-            f.invalid(
-                "spec.template.spec.activeDeadlineSeconds",
-                _dict(template.get("spec")).get("activeDeadlineSeconds"),
-                "activeDeadlineSeconds in ReplicationController is not Supported",
-            )
-        )
+    out += podspec.validate_long_running_template(
+        template, "spec.template", "ReplicationController", deadline_invalid=True
+    )
     return out
 
 
@@ -552,6 +543,18 @@ def _access_modes(modes: Any, path: str, *, pvc: bool) -> list[Cause]:
     return out
 
 
+def _volume_mode_and_class(spec: dict[str, Any]) -> list[Cause]:
+    """The ``volumeMode`` and ``storageClassName`` checks persistent volumes and claims share."""
+    out: list[Cause] = []
+    mode = spec.get("volumeMode")
+    if isinstance(mode, str) and mode not in VOLUME_MODES:
+        out.append(f.not_supported("spec.volumeMode", mode, VOLUME_MODES))
+    sc = _s(spec.get("storageClassName"))
+    if sc:
+        out += f.invalid_each("spec.storageClassName", sc, names.name_is_dns_subdomain(sc, False))
+    return out
+
+
 def create_persistent_volume(obj: dict[str, Any]) -> list[Cause]:
     spec = _spec(obj)
     out = _access_modes(spec.get("accessModes"), "spec.accessModes", pvc=False)
@@ -577,12 +580,7 @@ def create_persistent_volume(obj: dict[str, Any]) -> list[Cause]:
     policy = spec.get("persistentVolumeReclaimPolicy")
     if isinstance(policy, str) and policy not in RECLAIM_POLICIES:
         out.append(f.not_supported("spec.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
-    mode = spec.get("volumeMode")
-    if isinstance(mode, str) and mode not in VOLUME_MODES:
-        out.append(f.not_supported("spec.volumeMode", mode, VOLUME_MODES))
-    sc = _s(spec.get("storageClassName"))
-    if sc:
-        out += f.invalid_each("spec.storageClassName", sc, names.name_is_dns_subdomain(sc, False))
+    out += _volume_mode_and_class(spec)
     return out
 
 
@@ -617,12 +615,7 @@ def create_persistent_volume_claim(obj: dict[str, Any]) -> list[Cause]:
                 f.key("spec.resources", "storage"), quantity.canonical(storage), "must be greater than zero"
             )
         )
-    mode = spec.get("volumeMode")
-    if isinstance(mode, str) and mode not in VOLUME_MODES:
-        out.append(f.not_supported("spec.volumeMode", mode, VOLUME_MODES))
-    sc = _s(spec.get("storageClassName"))
-    if sc:
-        out += f.invalid_each("spec.storageClassName", sc, names.name_is_dns_subdomain(sc, False))
+    out += _volume_mode_and_class(spec)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from kybernetes.api.errors import Cause
 from kybernetes.api.validation import field as f
 from kybernetes.api.validation import meta, names, quantity
+from kybernetes.api.volumes import VOLUME_SOURCES
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -25,38 +26,6 @@ FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
 MAX_INT32 = 2147483647
 STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
-VOLUME_SOURCES = (
-    "hostPath",
-    "emptyDir",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "persistentVolumeClaim",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "configMap",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-)
 HOST_PATH_TYPES = (
     "",
     "BlockDevice",
@@ -681,6 +650,28 @@ def validate_pod_template_spec(template: Any, path: str) -> list[Cause]:
         return [f.required(path)]
     out = meta.validate_template_meta(template.get("metadata"), f.child(path, "metadata"))
     out += validate_pod_spec(template.get("spec"), f.child(path, "spec"), is_pod=False)
+    return out
+
+
+def validate_long_running_template(
+    template: Any, path: str, kind: str, *, deadline_invalid: bool = False
+) -> list[Cause]:
+    """``validate_pod_template_spec`` plus what a controller of long-running pods (``kind``) requires:
+    ``restartPolicy`` Always and no ``activeDeadlineSeconds`` (forbidden, or with ``deadline_invalid``
+    reported as an invalid value)."""
+    out = validate_pod_template_spec(template, path)
+    tspec = _dict(_dict(template).get("spec"))
+    restart = tspec.get("restartPolicy")
+    if isinstance(restart, str) and restart != "Always":
+        out.append(f.not_supported(f.child(path, "spec", "restartPolicy"), restart, ("Always",)))
+    deadline = tspec.get("activeDeadlineSeconds")
+    if deadline is not None:
+        deadline_path = f.child(path, "spec", "activeDeadlineSeconds")
+        message = f"activeDeadlineSeconds in {kind} is not Supported"
+        if deadline_invalid:
+            out.append(f.invalid(deadline_path, deadline, message))
+        else:
+            out.append(f.forbidden(deadline_path, message))
     return out
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from kybernetes.api.selectors import InvalidSelectorError, LabelSelector, label_selector_from_dict, nothing
+from kybernetes.api.tolerations import tolerates
 from kybernetes.scheduler.framework.types import MAX_NODE_SCORE
 
 __all__ = [
@@ -58,20 +59,6 @@ def parse_quantity(value: Any, *, milli: bool = False) -> int:
 
 
 # --- tolerations ------------------------------------------------------------------------------------
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """``Toleration.ToleratesTaint``: effect, key and (for Equal) value must match."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def find_untolerated_taint(
     taints: Iterable[Mapping[str, Any]], tolerations: Sequence[Mapping[str, Any]]
 ) -> Mapping[str, Any] | None:
