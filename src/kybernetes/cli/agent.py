@@ -114,20 +114,16 @@ async def start_agent(
 
     await asyncio.to_thread(root_dir.mkdir, parents=True, exist_ok=True)
     node_ip = args.node_ip or "127.0.0.1"
-    runtime: Any
+    runtime: Any = None
     if runtime_kind == "containerd":
-        from kybernetes.kubelet.runtimes.containerd import ContainerdRuntime
-        from kybernetes.kubelet.runtimes.containerd_supervisor import ContainerdSupervisor, endpoint_from_flag
-
-        if args.container_runtime_endpoint:
-            endpoint = endpoint_from_flag(args.container_runtime_endpoint)
-        else:
-            supervisor = ContainerdSupervisor(root_dir / "containerd", pod_cidr=args.pod_cidr)
-            await supervisor.start()
-            handle.closers.append(lambda: supervisor.close(remove_pods=True))
-            endpoint = supervisor.endpoint
-        runtime = ContainerdRuntime(endpoint, pod_cidr=args.pod_cidr, log_root=str(root_dir / "pod-logs"))
-    else:
+        try:
+            runtime = await _containerd_runtime(args, root_dir, handle)
+        except Exception as exc:
+            if args.runtime != "auto":
+                raise
+            log.warning("containerd could not start (%s); using the process runtime", exc)
+            runtime_kind = "process"
+    if runtime is None:
         from kybernetes.kubelet.runtimes.process import ProcessRuntime
 
         runtime = ProcessRuntime(root_dir / "process", node_ip=node_ip)
@@ -155,6 +151,24 @@ async def start_agent(
     handle.tasks.append(task)
     log.info("kubelet for node %s on %s runtime, streaming on %s:%d", node_name, runtime_kind, node_ip, port)
     return handle
+
+
+async def _containerd_runtime(args: argparse.Namespace, root_dir: Path, handle: AgentHandle) -> Any:
+    from kybernetes.kubelet.runtimes.containerd import ContainerdRuntime
+    from kybernetes.kubelet.runtimes.containerd_supervisor import ContainerdSupervisor, endpoint_from_flag
+
+    if args.container_runtime_endpoint:
+        endpoint = endpoint_from_flag(args.container_runtime_endpoint)
+    else:
+        supervisor = ContainerdSupervisor(root_dir / "containerd", pod_cidr=args.pod_cidr)
+        try:
+            await supervisor.start()
+        except Exception:
+            await supervisor.close(remove_pods=True)
+            raise
+        handle.closers.append(lambda: supervisor.close(remove_pods=True))
+        endpoint = supervisor.endpoint
+    return ContainerdRuntime(endpoint, pod_cidr=args.pod_cidr, log_root=str(root_dir / "pod-logs"))
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
