@@ -37,7 +37,7 @@ def test_fit_error_message_sorted_histogram() -> None:
         "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
         "2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     )
-    assert fit_error_message(0, Diagnosis()) == "0/0 nodes are available:"
+    assert fit_error_message(0, Diagnosis()) == "no nodes available to schedule pods"
 
 
 def big_cluster(n: int) -> tuple[Cache, Framework]:
@@ -69,7 +69,7 @@ def test_no_nodes_and_all_rejected() -> None:
     _, fw = big_cluster(0)
     with pytest.raises(FitError) as err:
         fw.schedule_pod(CycleState(), PodInfo(pod("p")))
-    assert str(err.value) == "0/0 nodes are available:"
+    assert str(err.value) == "no nodes available to schedule pods"
     _, fw = big_cluster(2)
     with pytest.raises(FitError) as err:
         fw.schedule_pod(CycleState(), PodInfo(pod("p", cpu="5")))

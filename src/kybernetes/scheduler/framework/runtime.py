@@ -74,7 +74,12 @@ class FitError(Exception):
         return fit_error_message(self.num_all_nodes, self.diagnosis)
 
 
+NO_NODES_MESSAGE = "no nodes available to schedule pods"  # upstream's ErrNoNodesAvailable
+
+
 def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
+    if num_all_nodes == 0:
+        return NO_NODES_MESSAGE
     msg = f"0/{num_all_nodes} nodes are available:"
     if diagnosis.pre_filter_msg:
         msg += f" {diagnosis.pre_filter_msg}."
