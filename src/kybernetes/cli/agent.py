@@ -200,7 +200,20 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     root_dir = Path(args.data_dir)
-    handle = await start_agent(api, args, node_name=args.node_name, root_dir=root_dir, token=args.token)
+    # The kubelet serves its streaming API over TLS with its own certificate (the API server presents
+    # the node token, and does not verify kubelet certificates).
+    from kybernetes.apiserver.certs import ensure_pki
+
+    node_ip = args.node_ip or "127.0.0.1"
+    pki = await asyncio.to_thread(ensure_pki, root_dir / "kubelet-pki", hosts=[node_ip, args.node_name])
+    handle = await start_agent(
+        api,
+        args,
+        node_name=args.node_name,
+        root_dir=root_dir,
+        token=args.token,
+        ssl_files=(pki.server_cert, pki.server_key),
+    )
     await stop.wait()
     await handle.close()
     await api.close()

@@ -864,6 +864,18 @@ class ProcessRuntime:
             container.writer.close()
         del self._containers[container_id]
         in_use = {m.container_path for c in self._containers.values() for m in c.config.mounts}
+        # Paths this container created that others still mount pass to one of those others, so that
+        # the last container using a mount target removes it.
+        for path in container.created_paths:
+            prefix = path.rstrip("/") + "/"
+            for other in self._containers.values():
+                if any(
+                    m.container_path == path or m.container_path.startswith(prefix)
+                    for m in other.config.mounts
+                ):
+                    if path not in other.created_paths:
+                        other.created_paths.append(path)
+                    break
 
         def cleanup() -> None:
             if container.cgroup is not None:
