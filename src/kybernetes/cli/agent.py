@@ -39,6 +39,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     images_sub = images.add_subparsers(dest="images_command", required=True)
     imp = images_sub.add_parser("import", help="load an OCI/docker image archive into containerd (k8s.io)")
     imp.add_argument("file")
+    imp.add_argument(
+        "--base-name",
+        default="",
+        help="image name for archives that carry only a tag (e.g. docker.io/library/busybox)",
+    )
     imp.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes"), type=os.path.expanduser)
     imp.add_argument("--container-runtime-endpoint", default=None)
     imp.add_argument("--log-level", default="INFO")
@@ -226,7 +231,7 @@ async def _images(args: argparse.Namespace) -> int:
     endpoint = args.container_runtime_endpoint
     if endpoint is None:
         endpoint = str(Path(args.data_dir) / "agent" / "containerd" / "containerd.sock")
-    names = await import_image_archive(endpoint.removeprefix("unix://"), args.file)
+    names = await import_image_archive(endpoint.removeprefix("unix://"), args.file, base_name=args.base_name)
     for name in names:
         print(f"imported {name}")
     return 0
