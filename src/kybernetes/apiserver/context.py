@@ -43,6 +43,8 @@ class ApiContext:
         self._crd_owned: dict[str, list[tuple[str, str, str]]] = {}
         self.registry_generation = 0
         self.garbage_collector_running = False
+        # Seconds between BOOKMARK events on watches that allow them (None: the handlers' default, 60 s).
+        self.watch_bookmark_interval: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- resources -----------------------------------------------------------------------------------

@@ -303,7 +303,8 @@ class ResourceHandlers:
     ) -> None:  # type: ignore[no-untyped-def]
         events = rs.watch(namespace, after).__aiter__()
         last_rev = after
-        next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+        interval = self.ctx.watch_bookmark_interval or BOOKMARK_INTERVAL
+        next_bookmark = time.monotonic() + interval
         pending: asyncio.Task[ObjectEvent] | None = None
         try:
             while True:
@@ -319,7 +320,7 @@ class ResourceHandlers:
                 if not done:
                     if opts.allow_bookmarks and time.monotonic() >= next_bookmark:
                         await response.write(bookmark(last_rev))
-                        next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+                        next_bookmark = time.monotonic() + interval
                     continue
                 task, pending = pending, None
                 try:

@@ -42,6 +42,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0, help="seconds (upstream: 40s)")
     p.add_argument("--disable-agent", action="store_true", help="do not run a node agent for this machine")
+    p.add_argument(
+        "--watch-bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARK events"
+    )
     p.add_argument("--node-name", default=socket.gethostname(), help="name of the embedded agent's node")
     agent_cli.add_agent_options(p)
     p.add_argument("--log-level", default="INFO")
@@ -71,6 +74,7 @@ async def run(args: argparse.Namespace) -> int:
     store = open_store(datastore)
     await store.start()
     ctx = ApiContext(store)
+    ctx.watch_bookmark_interval = args.watch_bookmark_interval
     await ctx.start()
     tokens: set[str] | None = None
     ssl_ctx: ssl.SSLContext | None = None
