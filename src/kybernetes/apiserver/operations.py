@@ -248,8 +248,11 @@ class Operations:
                 md[key] = old_md[key]
             else:
                 md.pop(key, None)
-        if subresource == "status":
-            self.strategy.prepare_for_status_update(new, old)
+        if subresource in ("status", "ephemeralcontainers"):
+            if subresource == "status":
+                self.strategy.prepare_for_status_update(new, old)
+            else:
+                self.strategy.prepare_for_ephemeral_containers_update(new, old)
             # labels, annotations and the rest of metadata stay as they were
             keep = {k: v for k, v in md.items() if k in ("resourceVersion",)}
             new["metadata"] = {**{k: v for k, v in old_md.items() if k != "resourceVersion"}, **keep}
@@ -259,6 +262,8 @@ class Operations:
         self.strategy.default(new)
         if subresource == "status":
             causes = self.strategy.validate_status_update(new, old)
+        elif subresource == "ephemeralcontainers":
+            causes = self.strategy.validate_ephemeral_containers_update(new, old)
         else:
             causes = self.strategy.validate_update(new, old)
         self._validate(causes, md["name"])

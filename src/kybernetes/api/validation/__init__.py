@@ -4,7 +4,8 @@ The API server calls, after defaulting (``api.defaults.apply_defaults``):
 
 * ``check_types(schema_name, obj)`` / ``check_unknown_fields(schema_name, obj)`` at decode time (400
   BadRequest / strict-decoding errors and warnings; see ``schema``);
-* ``validate_create`` / ``validate_update`` / ``validate_status_update`` and, if any cause comes back,
+* ``validate_create`` / ``validate_update`` / ``validate_status_update`` (and, for the
+  ``pods/ephemeralcontainers`` subresource, ``validate_ephemeral_containers_update``) and, if any cause comes back,
   raises ``errors.invalid(kind, name, causes)`` (422, the message kubectl prints);
 * for custom resources also ``validate_custom`` against the CRD version's schema, after
   ``prune_unknown`` (``unknown_custom_fields`` for Strict/Warn).
@@ -53,6 +54,7 @@ __all__ = [
     "unknown_custom_fields",
     "validate_create",
     "validate_custom",
+    "validate_ephemeral_containers_update",
     "validate_status_update",
     "validate_update",
 ]
@@ -178,4 +180,12 @@ def validate_status_update(info: ResourceInfo, new: dict[str, Any], old: dict[st
     causes = meta.validate_object_meta_update(_meta(new), _meta(old))
     if rules.status is not None:
         causes += rules.status(new, old)
+    return dedupe(causes)
+
+
+def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """Causes for a write to ``pods/ephemeralcontainers`` (the server keeps all of ``old`` but
+    ``spec.ephemeralContainers``): metadata immutability and ``core.update_pod_ephemeral_containers``."""
+    causes = meta.validate_object_meta_update(_meta(new), _meta(old))
+    causes += core.update_pod_ephemeral_containers(new, old)
     return dedupe(causes)

@@ -16,6 +16,7 @@ from kybernetes.api.validation.podspec import _dict, _int, _list, _s
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024
 IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 UPDATABLE_POD_SPEC_FIELDS = (
     "`spec.containers[*].image`",
     "`spec.initContainers[*].image`",
@@ -87,7 +88,11 @@ def spec_diff(old: Any, new: Any, path: str = "spec") -> str:
 
 
 def create_pod(obj: dict[str, Any]) -> list[Cause]:
-    return podspec.validate_pod_spec(obj.get("spec"), "spec", is_pod=True)
+    out = podspec.validate_pod_spec(obj.get("spec"), "spec", is_pod=True)
+    if _list(_spec(obj).get("ephemeralContainers")):
+        # only the ephemeralcontainers subresource adds them, to a pod that exists
+        out.append(f.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    return out
 
 
 def _toleration_key(t: Any) -> str:
@@ -95,7 +100,7 @@ def _toleration_key(t: Any) -> str:
 
 
 def update_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    out = create_pod(new)
+    out = podspec.validate_pod_spec(new.get("spec"), "spec", is_pod=True)
     ns, os_ = _spec(new), _spec(old)
     for kind in ("containers", "initContainers"):
         nc, oc = _list(ns.get(kind)), _list(os_.get(kind))
@@ -171,6 +176,54 @@ def update_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     return out
 
 
+def update_pod_ephemeral_containers(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """``ValidatePodEphemeralContainersUpdate``: a write to ``pods/ephemeralcontainers`` (the server kept
+    everything but ``spec.ephemeralContainers`` of ``old``) may add ephemeral containers, never remove or
+    change one."""
+    out = podspec.validate_pod_spec(new.get("spec"), "spec", is_pod=True)
+    annotations = _dict(_dict(old.get("metadata")).get("annotations"))
+    if MIRROR_POD_ANNOTATION in annotations:
+        return [f.forbidden("", "static pods do not support ephemeral containers")]
+    path = "spec.ephemeralContainers"
+    by_name = {_s(_dict(c).get("name")): _dict(c) for c in _list(_spec(new).get("ephemeralContainers"))}
+    for prev in _list(_spec(old).get("ephemeralContainers")):
+        prev = _dict(prev)
+        name = _s(prev.get("name"))
+        current = by_name.get(name)
+        if current is None:
+            out.append(
+                f.forbidden(path, f"existing ephemeral containers {f.go_quote(name)} may not be removed\n")
+            )
+        elif not f.semantic_equal(prev, current):
+            out.append(
+                f.forbidden(
+                    path,
+                    f"existing ephemeral containers {f.go_quote(name)} may not be changed\n"
+                    + spec_diff(prev, current, ""),
+                )
+            )
+    return out
+
+
+def _terminated_stays(new: Any, old: Any, path: str) -> list[Cause]:
+    """``ValidateContainerStateTransition`` under restartPolicy Never (ephemeral containers never restart):
+    a terminated container may not become non-terminated."""
+    out: list[Cause] = []
+    now = {_s(_dict(s).get("name")): _dict(s) for s in _list(new)}
+    for i, prev in enumerate(_list(old)):
+        prev = _dict(prev)
+        if "terminated" not in _dict(prev.get("state")):
+            continue
+        cur = now.get(_s(prev.get("name")))
+        if cur is not None and "terminated" not in _dict(cur.get("state")):
+            out.append(
+                f.forbidden(
+                    f.child(f.index(path, i), "state"), "may not be transitioned to non-terminated state"
+                )
+            )
+    return out
+
+
 def status_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     out: list[Cause] = []
     status = _dict(new.get("status"))
@@ -184,6 +237,11 @@ def status_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         name = _s(_dict(cs).get("name"))
         if ctr_names and name not in ctr_names:
             out.append(f.not_found(f.child(f.index("status.containerStatuses", i), "name"), name))
+    out += _terminated_stays(
+        status.get("ephemeralContainerStatuses"),
+        _dict(old.get("status")).get("ephemeralContainerStatuses"),
+        "status.ephemeralContainerStatuses",
+    )
     for i, ip in enumerate(_list(status.get("podIPs"))):
         v = _s(_dict(ip).get("ip"))
         out += f.invalid_each(f.child(f.index("status.podIPs", i), "ip"), v, names.is_valid_ip(v))

@@ -529,6 +529,70 @@ def _validate_containers(
     return out
 
 
+# Fields of an ephemeral container that may be set (upstream ``allowedEphemeralContainerFields``); any
+# other field of the container (ports, resources, probes, lifecycle, restartPolicy, resizePolicy) set to
+# a non-empty value is forbidden.
+EPHEMERAL_CONTAINER_FIELDS = frozenset(
+    {
+        "name",
+        "image",
+        "command",
+        "args",
+        "workingDir",
+        "envFrom",
+        "env",
+        "volumeMounts",
+        "volumeDevices",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "imagePullPolicy",
+        "securityContext",
+        "stdin",
+        "stdinOnce",
+        "tty",
+        "targetContainerName",
+    }
+)
+EPHEMERAL_FORBIDDEN = "cannot be set for an Ephemeral Container"
+
+
+def validate_ephemeral_containers(
+    containers: Any, path: str, volumes: set[str], all_names: set[str], other_names: set[str]
+) -> list[Cause]:
+    """``validateEphemeralContainers``: the common container checks, names unique across every kind of
+    container, ``targetContainerName`` naming an init or app container, only the allowed fields set and no
+    ``subPath``/``subPathExpr`` mounts."""
+    out: list[Cause] = []
+    for i, ctr in enumerate(_list(containers)):
+        ctr = _dict(ctr)
+        p = f.index(path, i)
+        name = _s(ctr.get("name"))
+        if not name:
+            out.append(f.required(f.child(p, "name")))
+        else:
+            out += f.invalid_each(f.child(p, "name"), name, names.is_dns1123_label(name))
+            if name in all_names:
+                out.append(f.duplicate(f.child(p, "name"), name))
+            else:
+                all_names.add(name)
+        target = _s(ctr.get("targetContainerName"))
+        if target and target not in other_names:
+            out.append(f.not_found(f.child(p, "targetContainerName"), target))
+        for key in sorted(ctr):
+            if key not in EPHEMERAL_CONTAINER_FIELDS and ctr[key] not in (None, {}, [], ""):
+                out.append(f.forbidden(f.child(p, key), EPHEMERAL_FORBIDDEN))
+        # the forbidden fields are reported above, not validated as those of an app container
+        common = {k: v for k, v in ctr.items() if k in EPHEMERAL_CONTAINER_FIELDS}
+        out += _validate_container(common, p, volumes, is_init=False, is_pod=True)
+        for j, mnt in enumerate(_list(ctr.get("volumeMounts"))):
+            for key in ("subPath", "subPathExpr"):
+                if _s(_dict(mnt).get(key)):
+                    out.append(
+                        f.forbidden(f.child(f.index(f.child(p, "volumeMounts"), j), key), EPHEMERAL_FORBIDDEN)
+                    )
+    return out
+
+
 def validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
     out: list[Cause] = []
     for i, tol in enumerate(_list(tolerations)):
@@ -594,7 +658,20 @@ def validate_pod_spec(spec: Any, path: str, *, is_pod: bool) -> list[Cause]:
     out += _validate_containers(
         containers, f.child(path, "containers"), volumes, all_names, is_init=False, is_pod=is_pod
     )
-    if not is_pod and spec.get("ephemeralContainers"):
+    if is_pod:
+        other_names = {
+            _s(_dict(c).get("name"))
+            for kind in ("initContainers", "containers")
+            for c in _list(spec.get(kind))
+        }
+        out += validate_ephemeral_containers(
+            spec.get("ephemeralContainers"),
+            f.child(path, "ephemeralContainers"),
+            volumes,
+            all_names,
+            other_names - {""},
+        )
+    elif spec.get("ephemeralContainers"):
         out.append(
             f.forbidden(
                 f.child(path, "ephemeralContainers"), "ephemeral containers not allowed in pod template"

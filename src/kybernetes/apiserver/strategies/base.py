@@ -1,7 +1,7 @@
 """The default strategy and the hooks a resource may specialise.
 
 A strategy shapes a resource's objects around the generic store: what to reset on create, what a write
-to the main resource or to ``/status`` may change, whether ``metadata.generation`` is tracked, and how a
+to the main resource, to ``/status`` or to ``pods/ephemeralcontainers`` may change, whether ``metadata.generation`` is tracked, and how a
 deletion proceeds. Validation and defaulting of the type itself live in ``kybernetes.api``; strategies
 call them so the generic store never names a kind.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kybernetes.api import errors
 from kybernetes.api.errors import Cause
 from kybernetes.api.registry import ResourceInfo
 
@@ -72,6 +73,10 @@ class Strategy:
             if key not in ("status", "metadata", "apiVersion", "kind"):
                 new[key] = value
 
+    def prepare_for_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """A write to ``pods/ephemeralcontainers``; only pods serve it (``PodStrategy``)."""
+        raise errors.method_not_allowed(f"ephemeralcontainers is not supported on {self.info.plural}")
+
     # --- defaults and validation -------------------------------------------------------------------
     def default(self, obj: dict[str, Any]) -> None:
         from kybernetes.api.defaults import apply_defaults
@@ -92,6 +97,9 @@ class Strategy:
         from kybernetes.api.validation import validate_status_update
 
         return validate_status_update(self.info, new, old)
+
+    def validate_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        raise errors.method_not_allowed(f"ephemeralcontainers is not supported on {self.info.plural}")
 
     # --- lifecycle hooks (may touch other resources through the store) ------------------------------
     async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:

@@ -40,6 +40,29 @@ class PodStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
 
+    def prepare_for_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """``pods/ephemeralcontainers`` changes ``spec.ephemeralContainers`` only (upstream's
+        ``dropNonEphemeralContainerUpdates``): the rest of the spec and the status stay as stored."""
+        spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+        wanted = spec.get("ephemeralContainers")
+        kept = dict(old.get("spec") or {})
+        if wanted is None:
+            kept.pop("ephemeralContainers", None)
+        else:
+            kept["ephemeralContainers"] = wanted
+        new["spec"] = kept
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+
+    def validate_ephemeral_containers_update(
+        self, new: dict[str, Any], old: dict[str, Any]
+    ) -> list[errors.Cause]:
+        from kybernetes.api.validation import validate_ephemeral_containers_update
+
+        return validate_ephemeral_containers_update(new, old)
+
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int | None:
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
