@@ -217,9 +217,7 @@ def test_names_unique_and_target_must_exist(kyb_sqlite: KybServer, ns: str, core
     assert cause["reason"] == "FieldValueNotFound"
 
 
-def test_main_resource_may_not_change_ephemeral_containers(
-    kyb_sqlite: KybServer, ns: str, core: Any
-) -> None:
+def test_main_resource_may_not_change_ephemeral_containers(kyb_sqlite: KybServer, ns: str, core: Any) -> None:
     from kubernetes import client
 
     name = unique("pod")
