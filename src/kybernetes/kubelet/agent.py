@@ -13,7 +13,8 @@ Everything goes through the API (``kybernetes.client``): a pod informer with the
 - at start-up, runtime sandboxes of pods this kubelet no longer has are stopped and removed, and those of
   pods it still runs are adopted (containers, restart counts).
 
-``find_container`` and ``sandbox_of`` serve the streaming server (logs, exec, attach, port-forward).
+``find_container`` and ``sandbox_of`` serve the streaming server (logs, exec, attach, port-forward);
+containers are looked up among the init, app and ephemeral containers.
 ``run(stop)`` runs until ``stop`` is set; the runtime is started and closed by the kubelet unless
 ``manage_runtime=False``. Containers keep running when the kubelet stops (as upstream), except what the
 runtime's ``close`` does.
@@ -128,7 +129,11 @@ class Kubelet:
         """``(runtime, container id, log path)`` of a container (its previous instance with ``previous``)."""
         st = self._state_by_name(namespace, pod)
         names = [str(c.get("name")) for c in st.spec.get("containers") or []]
-        all_names = [str(c.get("name")) for c in st.spec.get("initContainers") or []] + names
+        all_names = [
+            str(c.get("name"))
+            for kind in ("initContainers", "containers", "ephemeralContainers")
+            for c in st.spec.get(kind) or []
+        ]
         if container is None:
             if len(names) != 1:
                 raise LookupError(
@@ -314,11 +319,12 @@ class Kubelet:
         st.sandbox_id = sandbox_id
         inits = {str(c.get("name")): c for c in st.spec.get("initContainers") or []}
         apps = {str(c.get("name")): c for c in st.spec.get("containers") or []}
+        ephemerals = {str(c.get("name")): c for c in st.spec.get("ephemeralContainers") or []}
         for cs in sorted(await self.runtime.list_containers(sandbox_id), key=lambda s: s.attempt):
-            spec = inits.get(cs.name) or apps.get(cs.name)
+            spec = inits.get(cs.name) or apps.get(cs.name) or ephemerals.get(cs.name)
             if spec is None:
                 continue
-            rec = st.record(dict(spec), init=cs.name in inits)
+            rec = st.record(dict(spec), init=cs.name in inits, ephemeral=cs.name in ephemerals)
             if rec.container_id:
                 rec.previous_id, rec.previous, rec.previous_log_path = (
                     rec.container_id,
@@ -327,7 +333,7 @@ class Kubelet:
                 )
             rec.container_id, rec.status, rec.restart_count = cs.id, cs, cs.attempt
             rec.log_path, rec.waiting_reason = cs.log_path, ""
-        st.initialized = any(r.container_id for r in st.containers.values() if not r.init)
+        st.initialized = any(r.container_id for r in st.containers.values() if not r.init and not r.ephemeral)
 
     # --- running ----------------------------------------------------------------------------------------
     async def _register(self, stop: asyncio.Event) -> None:

@@ -9,6 +9,11 @@ the ``Pulling``/``Pulled``/``Created``/``Started`` events, rotates the record (c
 older one is removed), runs the ``postStart`` hook (a failure kills the container: ``FailedPostStartHook``)
 and starts its probes. On failure the record carries the waiting reason and message, and the return value
 is the delay after which the pod worker should retry (None on success).
+
+An ephemeral container (``rec.ephemeral``) with a ``targetContainerName`` gets that container's current
+instance as ``ContainerConfig.target_container_id`` (``unable to find target container`` while it has
+none, retried); one that was created but failed to start is kept, exited (``StartError``), instead of
+being removed and retried: ephemeral containers run at most once, as upstream.
 """
 
 from __future__ import annotations
@@ -141,6 +146,13 @@ async def start_container(
         mounts = await asyncio.to_thread(mounts_for, c, volumes, env)
     except (ConfigError, VolumeError) as exc:
         return _config_failed(ctx, st, rec, str(exc))
+    target_id = ""
+    target = str(c.get("targetContainerName") or "") if rec.ephemeral else ""
+    if target:
+        target_rec = st.containers.get(target)
+        if target_rec is None or not target_rec.container_id:
+            return _config_failed(ctx, st, rec, f"unable to find target container {target}")
+        target_id = target_rec.container_id
     attempt = rec.restart_count + 1 if rec.container_id else rec.restart_count
     log_path = container_log_path(ctx.root_dir, st.pod, rec.name, attempt)
     await asyncio.to_thread(log_path.parent.mkdir, parents=True, exist_ok=True)
@@ -160,6 +172,7 @@ async def start_container(
         attempt=attempt,
         labels=container_labels(st.pod, rec.name),
         annotations={ANNOTATION_RESTART_COUNT: str(attempt)},
+        target_container_id=target_id,
     )
     try:
         cid = await ctx.runtime.create_container(st.sandbox_id, config)
@@ -174,8 +187,12 @@ async def start_container(
         if await _started_anyway(ctx, cid):
             log.warning("start of container %s reported %r but the process ran; keeping it", cid, exc)
             return await _started(ctx, st, rec, c, cid, attempt, str(log_path))
-        rec.waiting_reason, rec.waiting_message = "RunContainerError", str(exc)
         ctx.recorder.warning(st.pod, "Failed", f"Error: {exc}")
+        if rec.ephemeral:
+            # never retried: the failed instance stays, and its status says how it ended (StartError)
+            await _rotate(ctx, rec, cid, attempt, str(log_path))
+            return None
+        rec.waiting_reason, rec.waiting_message = "RunContainerError", str(exc)
         with contextlib.suppress(Exception):
             await ctx.runtime.remove_container(cid)
         return CONFIG_RETRY

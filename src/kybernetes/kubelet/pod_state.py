@@ -6,7 +6,9 @@ per container: the current runtime instance (id and last ``ContainerStatus``), t
 ``lastState`` and ``logs --previous``), the restart count and, while the container is not running, the
 waiting reason and message (ContainerCreating, PodInitializing, CrashLoopBackOff, ErrImagePull, ...).
 A pod the kubelet ended itself (evicted, or every container finished under restartPolicy Never or
-OnFailure) carries ``terminal_phase`` and, when evicted, ``reason``/``message``.
+OnFailure) carries ``terminal_phase`` and, when evicted, ``reason``/``message``. Ephemeral containers
+(``spec.ephemeralContainers``, added through ``pods/ephemeralcontainers``) have records too, marked
+``ephemeral``: they run once and are never restarted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ContainerRecord:
     name: str
     init: bool = False
     sidecar: bool = False
+    ephemeral: bool = False
     container_id: str = ""
     status: ContainerStatus | None = None
     previous_id: str = ""
@@ -85,13 +88,13 @@ class PodState:
         spec: dict[str, Any] = self.pod.get("spec") or {}
         return spec
 
-    def record(self, container: dict[str, Any], *, init: bool) -> ContainerRecord:
+    def record(self, container: dict[str, Any], *, init: bool, ephemeral: bool = False) -> ContainerRecord:
         name = str(container.get("name") or "")
         rec = self.containers.get(name)
         if rec is None:
             rec = self.containers[name] = ContainerRecord(
-                name, init=init, sidecar=init and is_sidecar(container)
+                name, init=init, sidecar=init and is_sidecar(container), ephemeral=ephemeral
             )
-            if init or self.spec.get("initContainers"):
+            if not ephemeral and (init or self.spec.get("initContainers")):
                 rec.waiting_reason = "PodInitializing"
         return rec

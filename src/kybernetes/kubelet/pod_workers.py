@@ -9,7 +9,8 @@ seen by the relist, a probe result, a timer it set itself) and then runs ``sync`
    precondition, so the deletion completes only after its containers stopped;
 2. terminal (evicted, or finished under restartPolicy Never/OnFailure) -> nothing runs any more;
 3. otherwise: the sandbox (``run_sandbox``; pod IP), the volumes (``volumes.py``; ``FailedMount``), the
-   init containers in order (each must exit 0; restartPolicy ``Always`` init containers are sidecars:
+   ephemeral containers not started yet (each runs once, never restarted, even while initialization is
+   incomplete, as upstream starts them before the init containers), the init containers in order (each must exit 0; restartPolicy ``Always`` init containers are sidecars:
    started in order, kept running, and a startup probe gates the next one), then the app containers;
    exited containers restart per restartPolicy with the CrashLoopBackOff back-off (``back-off 10s
    restarting failed container=c pod=p_ns(uid)``), first restart immediate as upstream;
@@ -160,6 +161,7 @@ class PodWorker:
         if volumes is None:
             await self._post()
             return False
+        await self._run_ephemeral(volumes)
         if await self._run_init(volumes):
             st.initialized = True
             await self._run_app(volumes)
@@ -210,7 +212,7 @@ class PodWorker:
                 rec.status = await self.ctx.runtime.container_status(cid)
 
     def _spec_of(self, name: str) -> Mapping[str, Any]:
-        for kind in ("initContainers", "containers"):
+        for kind in ("initContainers", "containers", "ephemeralContainers"):
             for c in self.state.spec.get(kind) or []:
                 if c.get("name") == name:
                     return dict(c)
@@ -346,6 +348,16 @@ class PodWorker:
             await self._start_or_restart(rec, c, volumes)
             return False
         return True
+
+    async def _run_ephemeral(self, volumes: Mapping[str, tuple[str, bool]]) -> None:
+        """Start each ephemeral container that never ran (restartPolicy Never semantics: an exited one stays
+        exited; one that could not be created yet, e.g. its image is missing, is retried)."""
+        st = self.state
+        for c in st.spec.get("ephemeralContainers") or []:
+            rec = st.record(dict(c), init=False, ephemeral=True)
+            if rec.container_id:
+                continue
+            await self._start_or_restart(rec, c, volumes)
 
     async def _run_app(self, volumes: Mapping[str, tuple[str, bool]]) -> None:
         st = self.state

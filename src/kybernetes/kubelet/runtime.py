@@ -79,6 +79,9 @@ class ContainerConfig:
     attempt: int = 0  # restart count
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # An ephemeral container's ``targetContainerName``, resolved: join that container's process namespace
+    # where the runtime has them (containerd: CRI ``NamespaceMode.TARGET``); "" for a container's own.
+    target_container_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 ``compute_status`` is upstream's ``generateAPIPodStatus`` in small pieces: container statuses (state
 waiting / running / terminated with reason, exit code, times, ``containerID`` ``<runtime>://<id>``, image,
-imageID, ready, started, restartCount, lastState), init container statuses, the phase (``get_phase``,
+imageID, ready, started, restartCount, lastState), init container statuses, ephemeral container statuses
+(``ephemeralContainerStatuses``: never ready, no ``started``, restartCount 0; they count for neither the
+phase nor the conditions), the phase (``get_phase``,
 upstream's ``getPhase``), the conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready
 (PodScheduled is kept as the scheduler wrote it), hostIP(s), podIP(s), startTime and qosClass.
 
@@ -217,6 +219,11 @@ def compute_status(
         )
         for c in spec.get("containers") or []
     ]
+    ephemeral_statuses = []
+    for c in spec.get("ephemeralContainers") or []:
+        es = _container_status(state.record(c, init=False, ephemeral=True), c, runtime_name, False, False)
+        del es["started"]  # upstream reports no started field for ephemeral containers
+        ephemeral_statuses.append(es)
     phase = get_phase(state, statuses, init_statuses)
     pod_ip = host_ip if spec.get("hostNetwork") else (state.pod_ip or "")
     status: Obj = {
@@ -233,6 +240,8 @@ def compute_status(
         status["podIPs"] = [{"ip": pod_ip}]
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    if ephemeral_statuses:
+        status["ephemeralContainerStatuses"] = ephemeral_statuses
     if state.reason:
         status["reason"] = state.reason
     if state.message:

@@ -10,7 +10,7 @@ Mapping to CRI:
 
 - sandboxes: ``SandboxConfig`` -> ``PodSandboxConfig`` (metadata, hostname, DNS, port mappings, labels,
   annotations, host network as ``NamespaceMode.NODE``, one pid namespace per container as the kubelet
-  does). The cgroup parent defaults to ``/kybernetes/pod<uid>`` (cgroupfs driver); it is removed with the
+  does; an ephemeral container with ``target_container_id`` joins its target's: ``NamespaceMode.TARGET``). The cgroup parent defaults to ``/kybernetes/pod<uid>`` (cgroupfs driver); it is removed with the
   sandbox. The whole ``SandboxConfig`` is kept, as JSON, in the sandbox annotation
   ``kybernetes.io/sandbox-config``, so ``list_sandboxes`` gives back what the kubelet asked for even
   after a restart. The pod IP is the sandbox's CNI address (``PodSandboxStatus.network.ip``).
@@ -353,9 +353,7 @@ class ContainerdRuntime:
             linux=cri.LinuxContainerConfig(
                 resources=resources,
                 security_context=cri.LinuxContainerSecurityContext(
-                    namespace_options=cri.NamespaceOption(
-                        network=cri.NODE if sandbox.host_network else cri.POD, pid=cri.CONTAINER, ipc=cri.POD
-                    )
+                    namespace_options=_namespaces(config, sandbox)
                 ),
             ),
         )
@@ -519,6 +517,17 @@ class ContainerdRuntime:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+def _namespaces(config: ContainerConfig, sandbox: SandboxConfig) -> cri.NamespaceOption:
+    """The pod's network and ipc namespaces; a pid namespace of the container's own, or, for an ephemeral
+    container with a target, the target container's (CRI ``NamespaceMode.TARGET``), as the kubelet asks."""
+    network = cri.NODE if sandbox.host_network else cri.POD
+    if config.target_container_id:
+        return cri.NamespaceOption(
+            network=network, pid=cri.TARGET, ipc=cri.POD, target_id=config.target_container_id
+        )
+    return cri.NamespaceOption(network=network, pid=cri.CONTAINER, ipc=cri.POD)
+
+
 def _config_from(
     metadata: cri.PodSandboxMetadata, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> SandboxConfig:

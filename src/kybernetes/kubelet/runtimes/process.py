@@ -10,6 +10,9 @@ What a container is
     with ``CreateContainerError``, as there is no image to take an entrypoint from: the image name is
     recorded, never pulled). Same filesystem, users, pid and network namespaces as the node agent. The
     pod IP is the node's (``node_ip``): host-network semantics, so two pods cannot listen on one port.
+    ``ContainerConfig.target_container_id`` (an ephemeral container's ``--target``) needs nothing: there is
+    no process namespace to share, every container already sees every process of the host, its
+    target's included (and more than upstream would show).
 
     Environment: only the container's ``env`` on top of the defaults ``PATH`` (the usual
     ``/usr/local/sbin:...:/bin``), ``HOME`` (the default working directory), ``HOSTNAME`` (the pod's
