@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,6 +166,78 @@ def test_debug_interactive_attaches(node: NodeServer, ns: str) -> None:
         attach.stop()
     exec_out = node.kubectl("exec", "shell", "-n", ns, "-c", "ticker", "--", "echo", "exec-ok").stdout
     assert exec_out == "exec-ok\n"
+
+
+class Terminal:
+    """kubectl on a pseudo-terminal (``kubectl debug -it`` wants one); reads are bounded in time."""
+
+    def __init__(self, node: NodeServer, *args: str) -> None:
+        server = node.server
+        env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "KUBECACHEDIR": str(server.cache_dir)}
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        self.master, slave = os.openpty()
+        try:
+            self.proc = subprocess.Popen(
+                [KUBECTL, "--cache-dir", str(server.cache_dir), *args],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(slave)
+        self.output = b""
+
+    def read_until(self, needle: bytes, timeout: float = 30.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while needle not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{needle!r} not seen within {timeout}s; got {self.output[-2000:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 0.5))
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # the other side closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"kubectl ended before {needle!r}; got {self.output[-2000:]!r}")
+            self.output += chunk
+        return self.output
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        os.close(self.master)
+
+
+def test_debug_it_with_target_on_a_terminal(node: NodeServer, ns: str) -> None:
+    """The command of the issue: ``kubectl debug -it POD --image=busybox --target=app -- sh``."""
+    f = node.flavor
+    marker = str(3000 + int(unique("")[-4:], 16) % 5000)
+    app_pod(node, ns, "tty", marker)
+    term = Terminal(
+        node, "debug", "-it", "tty", "-n", ns, f"--image={f.image}", "-c", "dbg", "--target=app", "--", "sh"
+    )
+    try:
+        term.read_until(b"If you don't see a command prompt, try pressing enter.")
+        ps = "ps -o args" if node.runtime == "containerd" else "ps -e -o args"
+        term.type(f"echo tty-$((6*7)); {ps} | grep -c '^sleep {marker}'\r")
+        out = term.read_until(b"tty-42\r\n1\r\n")  # the target's process, seen once
+        term.type("exit\r")
+        assert term.proc.wait(timeout=60) == 0, out
+    finally:
+        term.close()
+    pod = wait_ephemeral(node, ns, "tty", "dbg", "terminated")
+    spec = pod["spec"]["ephemeralContainers"][0]
+    assert (spec["tty"], spec["stdin"], spec["targetContainerName"]) == (True, True, "app")
+    assert ephemeral_status(pod, "dbg")["state"]["terminated"]["exitCode"] == 0
 
 
 def test_debug_target_sees_the_target_processes(node: NodeServer, ns: str) -> None:
