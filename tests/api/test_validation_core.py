@@ -366,3 +366,57 @@ def test_event_namespace_must_match() -> None:
     assert msgs(validate_create(EV, ev)) == [
         'involvedObject.namespace: Invalid value: "b": does not match event.namespace'
     ]
+
+
+# -- ephemeral containers -------------------------------------------------------------------------------------
+
+
+def _with_ephemeral(*containers: dict[str, Any]) -> dict[str, Any]:
+    obj = pod()
+    obj["spec"]["ephemeralContainers"] = list(containers)
+    apply_defaults(POD, obj)
+    return obj
+
+
+def test_ephemeral_containers_update_rules() -> None:
+    from kybernetes.api.validation import validate_ephemeral_containers_update
+
+    old = pod()
+    apply_defaults(POD, old)
+    ok = _with_ephemeral({"name": "dbg", "image": "busybox", "resources": {}, "ports": []})
+    assert validate_ephemeral_containers_update(ok, old) == []
+    bad = _with_ephemeral(
+        {
+            "name": "dbg",
+            "image": "busybox",
+            "restartPolicy": "Always",
+            "volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": "x"}],
+        }
+    )
+    bad["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    assert sorted(msgs(validate_ephemeral_containers_update(bad, old))) == [
+        "spec.ephemeralContainers[0].restartPolicy: Forbidden: cannot be set for an Ephemeral Container",
+        "spec.ephemeralContainers[0].volumeMounts[0].subPath: Forbidden: cannot be set for an Ephemeral Container",
+    ]
+    # a static pod's mirror takes none
+    mirror = copy.deepcopy(old)
+    mirror["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "abc"}
+    ok_mirror = copy.deepcopy(ok)
+    ok_mirror["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "abc"}
+    assert msgs(validate_ephemeral_containers_update(ok_mirror, mirror)) == [
+        ": Forbidden: static pods do not support ephemeral containers"
+    ]
+
+
+def test_ephemeral_container_status_may_not_leave_terminated() -> None:
+    old = _with_ephemeral({"name": "dbg", "image": "busybox"})
+    old["status"] = {
+        "ephemeralContainerStatuses": [{"name": "dbg", "state": {"terminated": {"exitCode": 0}}}]
+    }
+    new = copy.deepcopy(old)
+    new["status"]["ephemeralContainerStatuses"][0]["state"] = {"running": {}}
+    assert msgs(validate_status_update(POD, new, old)) == [
+        "status.ephemeralContainerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state"
+    ]
+    new["status"]["ephemeralContainerStatuses"][0]["state"] = {"terminated": {"exitCode": 0}}
+    assert validate_status_update(POD, new, old) == []
