@@ -5,8 +5,8 @@ The API server calls, after defaulting (``api.defaults.apply_defaults``):
 * ``check_types(schema_name, obj)`` / ``check_unknown_fields(schema_name, obj)`` at decode time (400
   BadRequest / strict-decoding errors and warnings; see ``schema``);
 * ``validate_create`` / ``validate_update`` / ``validate_status_update`` (and, for the
-  ``pods/ephemeralcontainers`` subresource, ``validate_ephemeral_containers_update``) and, if any cause comes back,
-  raises ``errors.invalid(kind, name, causes)`` (422, the message kubectl prints);
+  ``pods/ephemeralcontainers`` subresource, ``validate_ephemeral_containers_update``) and, if any cause
+  comes back, raises ``errors.invalid(kind, name, causes)`` (422, the message kubectl prints);
 * for custom resources also ``validate_custom`` against the CRD version's schema, after
   ``prune_unknown`` (``unknown_custom_fields`` for Strict/Warn).
 
