@@ -2,8 +2,8 @@
 
 A strategy shapes a resource's objects around the generic store: what to reset on create, what a write
 to the main resource, to ``/status`` or to ``pods/ephemeralcontainers`` may change, whether
-``metadata.generation`` is tracked, and how a deletion proceeds. Validation and defaulting of the type itself live in ``kybernetes.api``; strategies
-call them so the generic store never names a kind.
+``metadata.generation`` is tracked, and how a deletion proceeds. Validation and defaulting of the type
+itself live in ``kybernetes.api``; strategies call them so the generic store never names a kind.
 """
 
 from __future__ import annotations
