@@ -375,6 +375,18 @@ async def test_not_found_status_bytes_match_upstream(api: TestClient) -> None:
     )
 
 
+@pytest.mark.parametrize("path", ["/api/v1/nosuchresources", "/apis/apps/v1/namespaces/default/nosuch"])
+async def test_generic_not_found_bytes_match_upstream(api: TestClient, path: str) -> None:
+    """A path that names no resource: upstream's NewGenericServerResponse, with an empty details."""
+    status, _, payload = await raw_request(api, "GET", path)
+    assert status == 404
+    assert payload == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"the server could not find the requested resource","reason":"NotFound",'
+        b'"details":{},"code":404}\n'
+    )
+
+
 async def test_invalid_status_causes_in_go_order(api: TestClient) -> None:
     resp = await api.post(
         "/api/v1/namespaces/default/configmaps",

@@ -41,6 +41,8 @@ class StatusError(Exception):
     kind: str | None = None
     causes: list[Cause] = field(default_factory=list)
     retry_after_seconds: int | None = None
+    # upstream sets ``Details`` (a pointer) on some errors even when it is empty: ``"details":{}``
+    empty_details: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -65,7 +67,7 @@ class StatusError(Exception):
             status["message"] = self.message
         if self.reason:
             status["reason"] = self.reason
-        if details:
+        if details or self.empty_details:
             status["details"] = details
         if self.code:
             status["code"] = self.code
@@ -171,6 +173,7 @@ def timeout(message: str) -> StatusError:
     return StatusError(504, "Timeout", message)
 
 
-def not_found_raw(message: str) -> StatusError:
-    """404 for paths that name no resource (upstream answers these with a bare NotFound Status)."""
-    return StatusError(404, "NotFound", message)
+def not_found_raw(message: str = "the server could not find the requested resource") -> StatusError:
+    """404 for paths that name no resource: upstream's generic NotFound (``NewGenericServerResponse``),
+    whose Status carries an empty ``details``."""
+    return StatusError(404, "NotFound", message, empty_details=True)

@@ -62,11 +62,19 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
             return codec.status_response(exc)
         except web.HTTPException as exc:
             code = exc.status
-            reason = (
-                "NotFound" if exc.status == 404 else "MethodNotAllowed" if exc.status == 405 else "BadRequest"
-            )
-            message = "the server could not find the requested resource" if exc.status == 404 else exc.reason
-            return codec.status_response(errors.StatusError(exc.status, reason, message))
+            if exc.status == 404:
+                return codec.status_response(errors.not_found_raw())
+            if exc.status == 405:
+                # go-restful's answer, through upstream's NewGenericServerResponse
+                return codec.status_response(
+                    errors.StatusError(
+                        405,
+                        "MethodNotAllowed",
+                        "the server does not allow this method on the requested resource",
+                        empty_details=True,
+                    )
+                )
+            return codec.status_response(errors.StatusError(exc.status, "BadRequest", exc.reason))
         except (ConnectionResetError, TimeoutError) as exc:
             code = 499
             raise web.HTTPRequestTimeout() from exc
