@@ -428,6 +428,8 @@ async def test_objects_lists_and_watch_events_in_go_order_with_newline(api: Test
     assert b'"labels":{"a":"2","z":"1"}' in raw
     # Go's encoder escapes <, > and & in strings
     assert b"1 \\u003c 2 \\u0026 3 \\u003e 2" in raw and b"<" not in raw
+    # Go prints map keys sorted: labels and a ConfigMap's data
+    assert raw.endswith(b'"data":{"a":"1 \\u003c 2 \\u0026 3 \\u003e 2","b":"2"}}\n')
     created = json.loads(raw)
     assert list(created["metadata"])[:5] == [
         "name",

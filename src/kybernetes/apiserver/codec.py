@@ -193,32 +193,48 @@ _META_ORDER = (
 
 
 @functools.lru_cache(maxsize=1024)
-def _top_order(api_version: str, kind: str) -> tuple[str, ...]:
-    """``kind, apiVersion`` (TypeMeta) then the kind's own fields in Go struct order, when known."""
-    from kybernetes.api.protobuf import field_names, message_name
+def _top_order(api_version: str, kind: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """``kind, apiVersion`` (TypeMeta) then the kind's own fields in Go struct order, when known;
+    and which of those fields are Go maps (printed with sorted keys)."""
+    from kybernetes.api.protobuf import field_names, map_field_names, message_name
 
     name = message_name(api_version, kind)
     fields = tuple(f for f in (field_names(name) if name else ()) if f not in ("kind", "apiVersion"))
-    return ("kind", "apiVersion", *(fields if "metadata" in fields else ("metadata", *fields)))
+    order = ("kind", "apiVersion", *(fields if "metadata" in fields else ("metadata", *fields)))
+    return order, map_field_names(name) if name else frozenset()
+
+
+_NO_MAPS: frozenset[str] = frozenset()
+_META_MAPS = ("labels", "annotations")
+
+
+def _sorted_map(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) > 1:
+        return dict(sorted(value.items()))
+    return value
 
 
 def upstream_order(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` with its top level and ``metadata`` in Go struct order, and labels and annotations in
-    key order (Go prints maps sorted); unknown fields keep their place after the known ones.
+    """``obj`` with its top level and ``metadata`` in Go struct order, and the maps among them
+    (labels, annotations, a ConfigMap's or Secret's data) in key order, as Go prints maps; unknown
+    fields keep their place after the known ones.
 
     Shallow and cheap (a few microseconds): the store applies it once per write, so lists and
     watches read objects already in order, and single-object answers apply it again.
     """
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if isinstance(kind, str) and isinstance(api_version, str):
-        order = _top_order(api_version, kind)
+        order, maps = _top_order(api_version, kind)
     else:
-        order = ("kind", "apiVersion", "metadata")
+        order, maps = ("kind", "apiVersion", "metadata"), _NO_MAPS
     out = {key: obj[key] for key in order if key in obj}
     if len(out) != len(obj):
         for key, value in obj.items():
             if key not in out:
                 out[key] = value
+    for key in maps:
+        if key in out:
+            out[key] = _sorted_map(out[key])
     md = out.get("metadata")
     if isinstance(md, dict) and md:
         ordered = {key: md[key] for key in _META_ORDER if key in md}
@@ -226,10 +242,9 @@ def upstream_order(obj: dict[str, Any]) -> dict[str, Any]:
             for key, value in md.items():
                 if key not in ordered:
                     ordered[key] = value
-        for key in ("labels", "annotations"):
-            value = ordered.get(key)
-            if isinstance(value, dict) and len(value) > 1:
-                ordered[key] = dict(sorted(value.items()))
+        for key in _META_MAPS:
+            if key in ordered:
+                ordered[key] = _sorted_map(ordered[key])
         out["metadata"] = ordered
     return out
 
