@@ -20,7 +20,13 @@ class Cause:
     reason: str = "FieldValueInvalid"
 
     def to_dict(self) -> dict[str, str]:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+        # metav1.StatusCause's Go field order; every field is omitempty
+        out = {"reason": self.reason}
+        if self.message:
+            out["message"] = self.message
+        if self.field:
+            out["field"] = self.field
+        return out
 
 
 @dataclass
@@ -35,33 +41,36 @@ class StatusError(Exception):
     kind: str | None = None
     causes: list[Cause] = field(default_factory=list)
     retry_after_seconds: int | None = None
+    # upstream sets ``Details`` (a pointer) on some errors even when it is empty: ``"details":{}``
+    empty_details: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def to_status(self) -> dict[str, Any]:
+        """The ``metav1.Status`` in its Go struct order, empty ``omitempty`` fields left out, as
+        upstream's JSON encoding prints it (``kind, apiVersion, metadata, status, message, reason,
+        details, code``; details ``name, group, kind, uid, causes, retryAfterSeconds``)."""
         details: dict[str, Any] = {}
-        if self.name is not None:
+        if self.name:
             details["name"] = self.name
         if self.group:
             details["group"] = self.group
-        if self.kind is not None:
+        if self.kind:
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
-        if self.retry_after_seconds is not None:
+        if self.retry_after_seconds:
             details["retryAfterSeconds"] = self.retry_after_seconds
-        status: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if details:
+        status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            status["message"] = self.message
+        if self.reason:
+            status["reason"] = self.reason
+        if details or self.empty_details:
             status["details"] = details
+        if self.code:
+            status["code"] = self.code
         return status
 
 
@@ -164,6 +173,7 @@ def timeout(message: str) -> StatusError:
     return StatusError(504, "Timeout", message)
 
 
-def not_found_raw(message: str) -> StatusError:
-    """404 for paths that name no resource (upstream answers these with a bare NotFound Status)."""
-    return StatusError(404, "NotFound", message)
+def not_found_raw(message: str = "the server could not find the requested resource") -> StatusError:
+    """404 for paths that name no resource: upstream's generic NotFound (``NewGenericServerResponse``),
+    whose Status carries an empty ``details``."""
+    return StatusError(404, "NotFound", message, empty_details=True)

@@ -48,8 +48,10 @@ __all__ = [
     "PROTOBUF_CONTENT_TYPE",
     "decode_k8s_protobuf",
     "decode_message",
+    "field_names",
     "go_duration",
     "is_protobuf_content_type",
+    "map_field_names",
     "message_name",
 ]
 
@@ -589,6 +591,18 @@ def message_name(api_version: str, kind: str) -> str | None:
         if candidate in messages:
             return candidate
     return None
+
+
+def field_names(name: str) -> tuple[str, ...]:
+    """The JSON names of message ``name``'s fields in Go struct order (inline fields skipped)."""
+    fields = _table().messages.get(name, ())
+    return tuple(f.name for f in fields if not f.flags & _F_INLINE)
+
+
+def map_field_names(name: str) -> frozenset[str]:
+    """The JSON names of message ``name``'s map fields (Go prints their keys sorted)."""
+    fields = _table().messages.get(name, ())
+    return frozenset(f.name for f in fields if f.flags & _F_MAP)
 
 
 def decode_message(name: str, data: bytes) -> Any:

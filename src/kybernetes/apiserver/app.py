@@ -8,6 +8,7 @@ import platform
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from kybernetes import KUBERNETES_VERSION
@@ -51,7 +52,7 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
         target: Target | None = None
         code = 500
         try:
-            if tokens is not None and request.path not in PUBLIC_PATHS:
+            if tokens is not None and request.path.rstrip("/") not in PUBLIC_PATHS:
                 _authenticate(request, tokens)
             response = await handler(request)
             code = response.status
@@ -61,11 +62,19 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
             return codec.status_response(exc)
         except web.HTTPException as exc:
             code = exc.status
-            reason = (
-                "NotFound" if exc.status == 404 else "MethodNotAllowed" if exc.status == 405 else "BadRequest"
-            )
-            message = "the server could not find the requested resource" if exc.status == 404 else exc.reason
-            return codec.status_response(errors.StatusError(exc.status, reason, message))
+            if exc.status == 404:
+                return codec.status_response(errors.not_found_raw())
+            if exc.status == 405:
+                # go-restful's answer, through upstream's NewGenericServerResponse
+                return codec.status_response(
+                    errors.StatusError(
+                        405,
+                        "MethodNotAllowed",
+                        "the server does not allow this method on the requested resource",
+                        empty_details=True,
+                    )
+                )
+            return codec.status_response(errors.StatusError(exc.status, "BadRequest", exc.reason))
         except (ConnectionResetError, TimeoutError) as exc:
             code = 499
             raise web.HTTPRequestTimeout() from exc
@@ -89,7 +98,9 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
         return web.Response(text="ok")
 
     async def version(_: web.Request) -> web.Response:
-        return codec.json_response(version_info())
+        # upstream writes /version with json.MarshalIndent(info, "", "  "): indented, no newline
+        body = codec.go_escape(orjson.dumps(version_info(), option=orjson.OPT_INDENT_2))
+        return web.Response(body=body, content_type="application/json")
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -102,9 +113,13 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
         request[TARGET_KEY] = target
         return await handlers.dispatch(request, target)
 
+    # go-restful (upstream's router for /version, /api and /apis) ignores one trailing slash, and
+    # clients that join base + "/" + path rely on it; the health paths take one as well.
     for path in PUBLIC_PATHS[:3]:
         app.router.add_get(path, health)
+        app.router.add_get(path + "/", health)
     app.router.add_get("/version", version)
+    app.router.add_get("/version/", version)
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_route("*", "/api/{tail:.+}", resource)
     app.router.add_route("*", "/apis/{tail:.+}", resource)

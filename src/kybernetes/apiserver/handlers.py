@@ -8,7 +8,6 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from kybernetes.api import errors
@@ -48,9 +47,12 @@ def _warning_headers(warnings: list[str]) -> dict[str, str]:
 
 def _success_status(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     md = obj.get("metadata") or {}
-    details: dict[str, Any] = {"name": md.get("name"), "kind": info.plural, "uid": md.get("uid")}
+    # metav1.StatusDetails' Go field order: name, group, kind, uid
+    details: dict[str, Any] = {"name": md.get("name")}
     if info.group:
         details["group"] = info.group
+    details["kind"] = info.plural
+    details["uid"] = md.get("uid")
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
@@ -137,7 +139,7 @@ class ResourceHandlers:
             table = self.table(info, [obj], request)
             table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
             return codec.json_response(table, status, headers=headers)
-        return codec.respond(request, obj, status, headers=headers)
+        return codec.respond(request, codec.upstream_order(obj), status, headers=headers)
 
     def table(
         self, info: ResourceInfo, objects: list[dict[str, Any]], request: web.Request
@@ -277,7 +279,7 @@ class ResourceHandlers:
             elif kind not in ("BOOKMARK", "ERROR"):
                 obj["apiVersion"] = info.group_version
                 obj["kind"] = info.kind
-            return orjson.dumps({"type": kind, "object": obj}) + b"\n"
+            return codec.dumps({"type": kind, "object": obj})
 
         def bookmark(revision: int, initial_end: bool = False) -> bytes:
             md: dict[str, Any] = {"resourceVersion": str(revision)}
@@ -367,12 +369,7 @@ class ResourceHandlers:
 
     # --- writes --------------------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > codec.MAX_BODY_BYTES:
-            raise errors.too_large()
-        body = await request.content.read(codec.MAX_BODY_BYTES + 1)
-        if len(body) > codec.MAX_BODY_BYTES:
-            raise errors.too_large()
-        return body
+        return await codec.read_body(request)
 
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
         if target.info.group == "" and target.info.plural == "bindings":
@@ -460,17 +457,12 @@ class ResourceHandlers:
             self.ctx.register_crd(outcome.obj)
 
     async def _delete_body(self, request: web.Request) -> dict[str, Any] | None:
+        """The DeleteOptions a DELETE carries, in JSON, YAML or protobuf (Helm's release storage
+        sends protobuf); an empty body is no options."""
         raw = await self._body(request)
         if not raw.strip():
             return None
-        data = (
-            codec.parse_json(raw)
-            if codec.media_type(request.headers.get("Content-Type")) != codec.YAML
-            else codec.parse_yaml(raw)
-        )
-        if not isinstance(data, dict):
-            raise errors.bad_request("the body of a DELETE must be a DeleteOptions object")
-        return data
+        return codec.decode_object(request.headers.get("Content-Type"), raw)
 
     async def delete(self, request: web.Request, target: Target) -> web.StreamResponse:
         self._require_namespace(target)

@@ -53,8 +53,7 @@ def parse_target(registry: Registry, path: str) -> Target | None:
     plural = rest[0]
     info = registry.get(group, version, plural)
     if info is None:
-        gv = f"{group}/{version}" if group else version
-        raise errors.not_found_raw(f"the server could not find the requested resource ({plural} in {gv})")
+        raise errors.not_found_raw()
     if len(rest) > 3:
         raise errors.not_found_raw("the server could not find the requested resource")
     name = rest[1] if len(rest) >= 2 else None

@@ -20,7 +20,7 @@ import orjson
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo, storage_key, storage_prefix
-from kybernetes.apiserver import meta
+from kybernetes.apiserver import codec, meta
 from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.watch import ObjectEvent, WatchHubs
 from kybernetes.storage import (
@@ -42,12 +42,12 @@ Filter = Callable[[dict[str, Any]], bool]
 
 
 def encode(obj: dict[str, Any]) -> bytes:
-    md = obj.get("metadata") or {}
-    if "resourceVersion" in md:
-        md = dict(md)
-        md.pop("resourceVersion")
-        obj = {**obj, "metadata": md}
-    return orjson.dumps(obj)
+    """The stored form: upstream's field order, so reads need no reordering, and an empty
+    ``resourceVersion`` that only holds its place (reads fill it from the key's revision)."""
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        obj = {**obj, "metadata": {**md, "resourceVersion": ""}}
+    return orjson.dumps(codec.upstream_order(obj))
 
 
 def decode(kv: KeyValue) -> dict[str, Any]:
