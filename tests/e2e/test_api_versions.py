@@ -323,7 +323,9 @@ spec:
         "f:maxReplicas",
         "f:targetCPUUtilizationPercentage",
     }
-    kyb.kubectl("apply", "--server-side", "-f", "-", input=manifest.replace("Percentage: 30", "Percentage: 35"))
+    kyb.kubectl(
+        "apply", "--server-side", "-f", "-", input=manifest.replace("Percentage: 30", "Percentage: 35")
+    )
     v2 = kyb.kubectl_json("get", "horizontalpodautoscalers.v2.autoscaling", "applied", "-n", ns)
     assert v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 35
 
