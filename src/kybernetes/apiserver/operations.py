@@ -222,8 +222,11 @@ class Operations:
         info = self.info
 
         def view(obj: dict[str, Any], api_version: str) -> tuple[dict[str, Any], Any] | None:
+            group = api_version.rpartition("/")[0]
             version = conversion.version_of(api_version)
-            other = registry.get(info.group, version, info.plural) if not info.custom else None
+            if info.custom or group != info.group:
+                return None
+            other = registry.get(info.group, version, info.plural)
             if other is None or other.custom or not other.schema_name:
                 return None
             if not conversion.can_convert(
