@@ -374,3 +374,36 @@ def test_discovery_and_openapi_list_both_versions(kyb: KybServer) -> None:
         "explain", "hpa.spec.targetCPUUtilizationPercentage", "--api-version=autoscaling/v1"
     ).stdout
     assert "targetCPUUtilizationPercentage" in explained
+
+
+def test_apply_moving_to_v1_prunes_what_the_v2_apply_set(kyb: KybServer, ns: str) -> None:
+    """The same manager applies in v2, then in v1 without the memory metric: it is pruned in v2's terms."""
+    path = f"/apis/autoscaling/%s/namespaces/{ns}/horizontalpodautoscalers/moved"
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    first = {
+        **_hpa_v2("moved", metrics=[MEMORY]),
+        "spec": {"scaleTargetRef": ref, "maxReplicas": 3, "metrics": [MEMORY]},
+    }
+    resp = kyb.request(
+        "PATCH", path % "v2", first, query={"fieldManager": "m"}, content_type="application/apply-patch+yaml"
+    )
+    assert resp.status == 201, resp.body[:300]
+    second = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "moved"},
+        "spec": {"scaleTargetRef": ref, "maxReplicas": 4},
+    }
+    resp = kyb.request(
+        "PATCH", path % "v1", second, query={"fieldManager": "m"}, content_type="application/apply-patch+yaml"
+    )
+    assert resp.status == 200, resp.body[:300]
+    spec = kyb.request("GET", path % "v2").json()["spec"]
+    assert spec["maxReplicas"] == 4
+    # the memory metric is gone; v1 without a CPU target means upstream's implicit 80%
+    assert spec["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+        }
+    ]

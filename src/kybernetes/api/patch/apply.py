@@ -17,8 +17,8 @@ Managers of other apiVersions (a resource served in several versions) keep field
 version: given a ``versions`` view (an object as another apiVersion sees it, and that version's schema),
 what changed is compared in each manager's version, as upstream's ``Updater.update`` converts per
 manager; without one (or for a version it cannot convert to) the request's comparison is used.
-Not modelled: pruning a previous apply made in another version (it is pruned in the request's version),
-the cap of 10 update managers, and the client-side-apply migration (``lastAppliedManager``).
+A previous apply made in another version is pruned in that version (``_prune_in_version``).
+Not modelled: the cap of 10 update managers, and the client-side-apply migration (``lastAppliedManager``).
 """
 
 from __future__ import annotations
@@ -348,7 +348,9 @@ def _apply(
     mine = Entry(manager, "Apply", api_version, subresource, last.time if last else None, config_fields)
     managers[ident] = mine
 
-    if last is not None and last.fields:
+    if last is not None and last.fields and last.api_version != api_version and versions is not None:
+        merged = _prune_in_version(merged, applied, last, managers, ident, root, api_version, versions)
+    elif last is not None and last.fields:
         owned: set[Path] = set()
         for entry in managers.values():
             owned |= entry.fields
@@ -382,6 +384,53 @@ def _apply(
     _sync_last_applied(merged, applied, manager)
     _set_managed_fields(merged, managers)
     return merged
+
+
+def _prune_in_version(
+    merged: dict[str, Any],
+    applied: dict[str, Any],
+    last: Entry,
+    managers: Managers,
+    ident: tuple[str, str, str, str],
+    root: sch.Schema,
+    api_version: str,
+    versions: VersionView,
+) -> dict[str, Any]:
+    """Prune what the applier's previous apply (made in another version) set and no longer applies.
+
+    Like upstream's ``Updater.prune``: in the previous apply's version, remove its fields that no other
+    manager of that version owns, convert back, and merge the new configuration in again (upstream adds
+    back what managers own). If that would drop a field another manager of the request's version owns,
+    nothing is pruned.
+    """
+    converted = versions(merged, last.api_version)
+    if converted is None:
+        return merged
+    merged_then, schema_then = converted
+    root_then = sch.root_schema(schema_then)
+    owned_then: set[Path] = set()
+    owned_now: set[Path] = set()
+    for other_ident, entry in managers.items():
+        if other_ident == ident:
+            continue
+        if entry.api_version == last.api_version:
+            owned_then |= entry.fields
+        elif entry.api_version == api_version:
+            owned_now |= entry.fields
+    stale = ensure_named_fields(last.fields, root_then) - ensure_named_fields(owned_then, root_then)
+    if not stale:
+        return merged
+    pruned_then = remove(merged_then, set(stale), root_then)
+    back = versions(pruned_then if isinstance(pruned_then, dict) else {}, api_version)
+    if back is None:
+        return merged
+    pruned = merge(back[0], applied, root)
+    if not isinstance(pruned, dict):
+        return merged
+    kept = object_fields(pruned, root)
+    if any(path not in kept for path in owned_now & object_fields(merged, root)):
+        return merged
+    return pruned
 
 
 def _sync_last_applied(merged: dict[str, Any], applied: dict[str, Any], manager: str) -> None:
