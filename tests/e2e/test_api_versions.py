@@ -101,6 +101,17 @@ def test_kubectl_autoscale_writes_v1_and_reads_in_both(kyb: KybServer, ns: str) 
     assert v1_table[0].split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
     assert v1_table[1].split()[:5] == v2_table[1].split()[:5]
     assert v1_table[1].split()[1] == "Deployment/d1"
+    # a Table asked of v1 embeds v1 objects
+    table = kyb.request(
+        "GET",
+        f"{V1}/namespaces/{ns}/horizontalpodautoscalers",
+        query={"includeObject": "Object"},
+        accept="application/json;as=Table;v=v1;g=meta.k8s.io",
+    ).json()
+    assert table["kind"] == "Table"
+    assert "cpu: <unknown>/50%" in table["rows"][0]["cells"]
+    assert table["rows"][0]["object"]["apiVersion"] == "autoscaling/v1"
+    assert table["rows"][0]["object"]["spec"]["targetCPUUtilizationPercentage"] == 50
 
 
 def test_v2_only_fields_round_trip_through_v1(kyb: KybServer, ns: str) -> None:
