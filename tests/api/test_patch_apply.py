@@ -402,3 +402,78 @@ class TestFieldSet:
             ("f:metadata", "f:annotations"),
             ("f:spec", "f:replicas"),
         }
+
+
+# --- managers of other apiVersions ---------------------------------------------------------------------
+HPA_V1 = "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler"
+
+
+def _hpa_v1(target: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "ns"},
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "d"},
+            "maxReplicas": 3,
+            "targetCPUUtilizationPercentage": target,
+        },
+    }
+
+
+def _view(obj: dict[str, Any], api_version: str) -> tuple[dict[str, Any], Any] | None:
+    from kybernetes.api import conversion
+
+    version = api_version.rpartition("/")[2]
+    schema = f"io.k8s.api.autoscaling.{version}.HorizontalPodAutoscaler"
+    return conversion.convert(obj, "autoscaling", "HorizontalPodAutoscaler", version), schema
+
+
+def test_update_compares_other_managers_in_their_version() -> None:
+    # a v2 manager owns spec.metrics; a v1 write changes the CPU target, i.e. v2's metrics
+    v2_entry = {
+        "manager": "v2-writer",
+        "operation": "Update",
+        "apiVersion": "autoscaling/v2",
+        "time": T0,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {"f:metrics": {}}},
+    }
+    old = _hpa_v1(50)
+    old["metadata"]["managedFields"] = [v2_entry]
+    new = _hpa_v1(70)
+    new["metadata"]["managedFields"] = [v2_entry]
+    plain = update_managed_fields(old, new, manager="v1-writer", now=T1, schema_name=HPA_V1)
+    assert {e["manager"] for e in plain["metadata"]["managedFields"]} == {"v1-writer", "v2-writer"}
+    versioned = update_managed_fields(
+        old, new, manager="v1-writer", now=T1, schema_name=HPA_V1, versions=_view
+    )
+    # in v2's terms the metrics changed, so the v2 manager lost them
+    assert [e["manager"] for e in versioned["metadata"]["managedFields"]] == ["v1-writer"]
+
+
+def test_apply_conflicts_with_other_versions_managers() -> None:
+    live = server_side_apply(None, _hpa_v1(50), manager="v1-applier", force=False, schema_name=HPA_V1, now=T0)
+    v2 = _view(live, "autoscaling/v2")
+    assert v2 is not None
+    change = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "ns"},
+        "spec": {
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 90}},
+                }
+            ]
+        },
+    }
+    with pytest.raises(StatusError) as err:
+        server_side_apply(
+            v2[0], change, manager="other", force=False, schema_name=v2[1], now=T1, versions=_view
+        )
+    assert err.value.code == 409
+    assert "targetCPUUtilizationPercentage" in err.value.message
+    # without the version view the change is invisible to the v1 manager's field set
+    server_side_apply(v2[0], change, manager="other", force=False, schema_name=v2[1], now=T1)

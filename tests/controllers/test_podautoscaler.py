@@ -294,3 +294,70 @@ async def test_missing_metrics_api_sets_condition(api: ApiClient) -> None:
         cond = await eventually(inactive, timeout=5, what="ScalingActive=False")
         assert cond["reason"] == "FailedGetResourceMetric"
         assert "metrics.k8s.io" in cond["message"] or "unable to get metrics" in cond["message"]
+
+
+async def test_controller_acts_on_an_hpa_written_as_autoscaling_v1(api: ApiClient) -> None:
+    """``kubectl autoscale`` writes autoscaling/v1; the controller (a v2 client) sees the same object."""
+    await api.deployments.create(
+        {
+            "metadata": {"name": "old", "namespace": "default"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "old"}},
+                "template": {
+                    "metadata": {"labels": {"app": "old"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}
+                        ]
+                    },
+                },
+            },
+        }
+    )
+    await api.pods.create(pod("old-0", labels={"app": "old"}, requests={"cpu": "100m"}))
+    status = {
+        "phase": "Running",
+        "startTime": STARTED,
+        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": STARTED}],
+    }
+    await api.pods.patch("old-0", {"status": status}, namespace="default", subresource="status")
+    metrics = FakeMetrics()
+    metrics.names = ["old-0"]
+    metrics.cpu_per_pod = 150.0  # 150% of request against a 50% target: ceil(3 * 1) = 3
+    path = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+    await api.request(
+        "POST",
+        path,
+        body={
+            "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "old"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "old"},
+                "minReplicas": 1,
+                "maxReplicas": 3,
+                "targetCPUUtilizationPercentage": 50,
+            },
+        },
+    )
+    opts = ControllerOptions(horizontal_pod_autoscaler_sync_period=0.2, extra={"metrics_source": metrics})
+    async with running(api, [HorizontalPodAutoscalerController], opts):
+
+        async def scaled() -> bool:
+            scale = await api.deployments.get_scale("old", namespace="default")
+            return int(scale["spec"]["replicas"]) == 3
+
+        await eventually(scaled, timeout=10, what="scaled up to 3")
+
+        async def v1_status() -> dict[str, Any] | None:
+            hpa = await api.request("GET", f"{path}/old")
+            return hpa if (hpa.get("status") or {}).get("currentCPUUtilizationPercentage") else None
+
+        hpa = await eventually(v1_status, timeout=10, what="v1 status")
+        assert hpa["apiVersion"] == "autoscaling/v1"
+        assert hpa["status"]["currentCPUUtilizationPercentage"] == 150
+        assert hpa["status"]["desiredReplicas"] == 3
+        # v2's conditions reach a v1 reader through the round-trip annotation
+        annotations = hpa["metadata"]["annotations"]
+        assert "ScalingActive" in annotations["autoscaling.alpha.kubernetes.io/conditions"]

@@ -216,6 +216,17 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         subresources=(_STATUS,),
     ),
+    # Also served in autoscaling/v1 (stored as v2, see STORAGE_VERSIONS); after v2, which is preferred.
+    _grp(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "autoscaling",
+        short_names=("hpa",),
+        categories=("all",),
+        subresources=(_STATUS,),
+    ),
     _grp(
         "policy",
         "v1",
@@ -279,6 +290,14 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 
+# Storage version of each built-in resource served in more than one version: (group, plural) -> version.
+# Objects are stored (and strategies, defaults and validation run) in this version; the API server
+# converts to and from the request's version through ``kybernetes.api.conversion``. A resource not listed
+# is served in one version only and stored in it.
+STORAGE_VERSIONS: dict[tuple[str, str], str] = {
+    ("autoscaling", "horizontalpodautoscalers"): "v2",
+}
+
 # Group preference order in discovery (upstream lists core groups in this order).
 GROUP_ORDER = (
     "",
@@ -323,6 +342,16 @@ class Registry:
             if info.group == group and info.version == version and info.kind == kind:
                 return info
         return None
+
+    def storage_info(self, info: ResourceInfo) -> ResourceInfo:
+        """The row of ``info``'s resource in its storage version (``info`` itself when it is stored as is;
+        custom resources keep the version they were written in)."""
+        if info.custom:
+            return info
+        version = STORAGE_VERSIONS.get((info.group, info.plural), info.version)
+        if version == info.version:
+            return info
+        return self.get(info.group, version, info.plural) or info
 
     def __iter__(self) -> Iterator[ResourceInfo]:
         return iter(self._by_gvr.values())

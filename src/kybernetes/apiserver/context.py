@@ -52,7 +52,11 @@ class ApiContext:
         key = (info.group, info.version, info.plural)
         rs = self._stores.get(key)
         if rs is None or rs.info is not info:
-            rs = self._stores[key] = ResourceStore(info, strategy_for(info), self.store, self.hubs)
+            # A resource served in several versions runs its storage version's strategy in every one.
+            storage = self.registry.storage_info(info)
+            rs = self._stores[key] = ResourceStore(
+                info, strategy_for(storage), self.store, self.hubs, storage_info=storage
+            )
         return rs
 
     def store_for(self, group: str, version: str, plural: str) -> ResourceStore:

@@ -219,7 +219,7 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(group, versions)}
 
 
-def _api_resource(info: ResourceInfo) -> dict[str, Any]:
+def _api_resource(info: ResourceInfo, storage: ResourceInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": info.plural,
         "singularName": info.singular,
@@ -231,7 +231,8 @@ def _api_resource(info: ResourceInfo) -> dict[str, Any]:
         entry["shortNames"] = list(info.short_names)
     if info.categories:
         entry["categories"] = list(info.categories)
-    entry["storageVersionHash"] = storage_version_hash(info.group, info.version, info.kind)
+    # upstream hashes the storage version: every served version of a resource has the same hash
+    entry["storageVersionHash"] = storage_version_hash(storage.group, storage.version, storage.kind)
     return entry
 
 
@@ -257,7 +258,7 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict[str,
         return None
     resources: list[dict[str, Any]] = []
     for info in infos:
-        resources.append(_api_resource(info))
+        resources.append(_api_resource(info, registry.storage_info(info)))
         resources.extend(
             _api_subresource(info, sub) for sub in sorted(info.subresources, key=lambda s: s.name)
         )

@@ -147,8 +147,18 @@ class ResourceHandlers:
         from kybernetes.api.tables import to_table
 
         include = request.query.get("includeObject", "Metadata")
+        storage = self.ctx.registry.storage_info(info)
+        originals = objects
+        if storage is not info:
+            # Upstream prints from the internal version: every served version shows the same columns.
+            view = self.ctx.resource_store(info)
+            objects = [view.to_storage(obj) for obj in objects]
+        rows_info = storage
         columns = self.ctx.crd_columns.get((info.group, info.version, info.plural)) if info.custom else None
-        table = to_table(info, objects, include_object=include, crd_columns=columns)
+        table = to_table(rows_info, objects, include_object=include, crd_columns=columns)
+        if objects is not originals and include == "Object":
+            for row, obj in zip(table.get("rows") or [], originals, strict=False):
+                row["object"] = obj  # embedded objects stay in the request's version
         version = codec.wants_table(request.headers.get("Accept")) or "v1"
         table["apiVersion"] = f"meta.k8s.io/{version}"
         return table

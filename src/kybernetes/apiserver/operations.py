@@ -5,6 +5,12 @@ create:  decode -> type/kind checks -> unknown fields (fieldValidation) -> metad
          -> store
 update:  the same on top of the stored object, through ``guaranteed_update`` (PUT, PATCH, apply, status)
 delete:  preconditions -> finalizers / graceful deletion (mark) or removal
+
+Versions: ``info`` is the version of the request. Its body is type-checked and pruned in that version,
+then converted to the storage version, where strategies, defaults and validation run and the store is
+written (upstream runs them on the internal version, which our storage version stands in for); patches
+and server-side apply are applied to the current object as the request's version sees it, and
+``managedFields`` are computed in that version too. Every ``Outcome`` is in the request's version.
 """
 
 from __future__ import annotations
@@ -49,7 +55,10 @@ class Operations:
     def __init__(self, ctx: ApiContext, info: ResourceInfo) -> None:
         self.ctx = ctx
         self.info = info
-        self.rs: ResourceStore = ctx.resource_store(info)
+        self.storage_info = ctx.registry.storage_info(info)
+        self.rs: ResourceStore = ctx.resource_store(self.storage_info)
+        # the request's version of the same objects: converts between it and the storage version
+        self.view: ResourceStore = ctx.resource_store(info) if self.storage_info is not info else self.rs
         self.strategy = self.rs.strategy
 
     # --- helpers -------------------------------------------------------------------------------------
@@ -60,28 +69,39 @@ class Operations:
             return schemas.get(self.info.schema_name)
         return None
 
-    def check_type(self, obj: dict[str, Any]) -> None:
+    def _to_storage(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.view.to_storage(obj)
+
+    def _to_request(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.view.to_view(obj)
+
+    def _outcome(self, outcome: Outcome) -> Outcome:
+        outcome.obj = self._to_request(outcome.obj)
+        return outcome
+
+    def check_type(self, obj: dict[str, Any], info: ResourceInfo | None = None) -> None:
+        info = info or self.info
         api_version = obj.get("apiVersion")
         kind = obj.get("kind")
         if api_version is not None and not isinstance(api_version, str):
             raise errors.bad_request("apiVersion must be a string")
         if kind is not None and not isinstance(kind, str):
             raise errors.bad_request("kind must be a string")
-        if kind and kind != self.info.kind:
+        if kind and kind != info.kind:
             raise errors.bad_request(
-                f"the kind in the body ({kind}) does not match the expected kind ({self.info.kind}) of this endpoint"
+                f"the kind in the body ({kind}) does not match the expected kind ({info.kind}) of this endpoint"
             )
-        if api_version and api_version != self.info.group_version:
+        if api_version and api_version != info.group_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({self.info.group_version})"
+                f"({info.group_version})"
             )
         if "metadata" in obj and not isinstance(obj["metadata"], dict):
             raise errors.bad_request(
                 "json: cannot unmarshal into Go struct field .metadata of type v1.ObjectMeta"
             )
-        obj["apiVersion"] = self.info.group_version
-        obj["kind"] = self.info.kind
+        obj["apiVersion"] = info.group_version
+        obj["kind"] = info.kind
 
     def handle_unknown_fields(self, obj: dict[str, Any], validation: str) -> tuple[dict[str, Any], list[str]]:
         """Prune undeclared fields; Strict turns them into a 400, Warn into warnings."""
@@ -157,20 +177,66 @@ class Operations:
         from kybernetes.api.patch import update_managed_fields
 
         try:
-            return update_managed_fields(
-                old,
-                new,
+            if self.view is self.rs:
+                return update_managed_fields(
+                    old,
+                    new,
+                    manager=manager or "unknown",
+                    operation="Update",
+                    subresource=subresource or "",
+                    now=meta.now_rfc3339(),
+                    schema_name=self._patch_schema_name(),
+                    versions=self._managed_versions(),
+                )
+            # Field sets are recorded in the request's version: compare the objects as it sees them.
+            # Status is reset on main-resource writes, so it is not owned there (upstream's reset fields).
+            tracked = update_managed_fields(
+                self._to_request(old) if old is not None else None,
+                self._to_request(new),
                 manager=manager or "unknown",
                 operation="Update",
                 subresource=subresource or "",
                 now=meta.now_rfc3339(),
                 schema_name=self._patch_schema_name(),
+                ignored_fields=self._ignored_fields(subresource),
+                versions=self._managed_versions(),
             )
+            managed = tracked.get("metadata", {}).get("managedFields")
+            md = new.setdefault("metadata", {})
+            if managed is None:
+                md.pop("managedFields", None)
+            else:
+                md["managedFields"] = managed
+            return new
         except errors.StatusError:
             raise
         except Exception:
             log.exception("managedFields tracking failed for %s", self.info.plural)
             return new
+
+    def _managed_versions(self) -> Any:
+        """How managers of other served versions see an object (their field sets are in their version)."""
+        from kybernetes.api import conversion, schemas
+
+        registry = self.ctx.registry
+        info = self.info
+
+        def view(obj: dict[str, Any], api_version: str) -> tuple[dict[str, Any], Any] | None:
+            group = api_version.rpartition("/")[0]
+            version = conversion.version_of(api_version)
+            if info.custom or group != info.group:
+                return None
+            other = registry.get(info.group, version, info.plural)
+            if other is None or other.custom or not other.schema_name:
+                return None
+            if not conversion.can_convert(
+                info.group, info.kind, conversion.version_of(obj.get("apiVersion")), version
+            ):
+                return None
+            schema = other.schema_name if schemas.get(other.schema_name) is not None else None
+            return conversion.convert(obj, info.group, info.kind, version), schema
+
+        return view
 
     # --- create --------------------------------------------------------------------------------------
     async def create(
@@ -178,6 +244,7 @@ class Operations:
     ) -> Outcome:
         self.check_type(obj)
         obj, warnings = self.handle_unknown_fields(obj, opts.field_validation)
+        obj = self._to_storage(obj)
         md = meta.metadata(obj)
         if self.info.namespaced:
             body_ns = md.get("namespace")
@@ -216,7 +283,7 @@ class Operations:
         md.pop("managedFields", None)
         obj = self._managed(None, obj, manager, None)
         stored = await self.rs.create(obj, dry_run=opts.dry_run)
-        return Outcome(stored, warnings, created=True)
+        return self._outcome(Outcome(stored, warnings, created=True))
 
     # --- update --------------------------------------------------------------------------------------
     def finish_update(
@@ -228,8 +295,10 @@ class Operations:
         manager: str | None,
         track_managed: bool = True,
     ) -> dict[str, Any]:
-        """Shared tail of PUT/PATCH/apply: server metadata, strategy, defaults, validation, generation."""
-        self.check_type(new)
+        """Shared tail of PUT/PATCH/apply: server metadata, strategy, defaults, validation, generation.
+
+        ``new`` and ``old`` are in the storage version."""
+        self.check_type(new, self.storage_info)
         md = meta.metadata(new)
         old_md = old["metadata"]
         if md.get("name") not in (None, "", old_md["name"]):
@@ -292,7 +361,7 @@ class Operations:
         requested_uid = (body.get("metadata") or {}).get("uid")
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            new = meta.deep_copy(body)
+            new = self._to_storage(meta.deep_copy(body))
             if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
                 raise self.rs._conflict(name)
             if requested_uid and requested_uid != current["metadata"].get("uid"):
@@ -311,7 +380,7 @@ class Operations:
         if existing is None:
             raise self.rs.not_found(name)
         _, stored = await self._guaranteed(namespace, name, mutate, opts.dry_run, strict_rv=requested_rv)
-        return Outcome(stored, warnings)
+        return self._outcome(Outcome(stored, warnings))
 
     async def _guaranteed(
         self,
@@ -361,7 +430,10 @@ class Operations:
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             warnings.clear()
-            patched = apply_patch(meta.deep_copy(current), content_type, body, self._patch_schema_name())
+            # the patch applies to the object as the request's version sees it
+            patched = apply_patch(
+                meta.deep_copy(self._to_request(current)), content_type, body, self._patch_schema_name()
+            )
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not produce an object")
             requested_rv = (patched.get("metadata") or {}).get("resourceVersion")
@@ -369,12 +441,15 @@ class Operations:
                 raise self.rs._conflict(name)
             patched, found = self.handle_unknown_fields(patched, opts.field_validation)
             warnings.extend(found)
+            if self.view is not self.rs:
+                self.check_type(patched)
+                patched = self._to_storage(patched)
             new = self.finish_update(patched, current, subresource=subresource, manager=manager)
             new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return new
 
         _, stored = await self._guaranteed(namespace, name, mutate, opts.dry_run)
-        return Outcome(stored, list(warnings))
+        return self._outcome(Outcome(stored, list(warnings)))
 
     def _ignored_fields(self, subresource: str | None) -> list[tuple[str, ...]]:
         """Status is not owned through the main resource (it is reset there), as upstream's strategies say."""
@@ -434,7 +509,7 @@ class Operations:
                     return current
 
                 _, stored = await self.rs.guaranteed_update(namespace, name, restore)
-                outcome.obj = stored
+                outcome.obj = self._to_request(stored)
             elif managed is not None:
                 outcome.obj["metadata"]["managedFields"] = managed
             outcome.warnings.extend(warnings)
@@ -442,7 +517,7 @@ class Operations:
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             merged = server_side_apply(
-                meta.deep_copy(current),
+                meta.deep_copy(self._to_request(current)),
                 meta.deep_copy(applied),
                 manager=opts.field_manager or "",
                 force=opts.force,
@@ -450,8 +525,10 @@ class Operations:
                 subresource=subresource or "",
                 now=meta.now_rfc3339(),
                 ignored_fields=self._ignored_fields(subresource),
+                versions=self._managed_versions(),
             )
             managed = merged.get("metadata", {}).get("managedFields")
+            merged = self._to_storage(merged)
             new = self.finish_update(
                 merged, current, subresource=subresource, manager=opts.field_manager, track_managed=False
             )
@@ -461,7 +538,7 @@ class Operations:
             return new
 
         _, stored = await self._guaranteed(namespace, name, mutate, opts.dry_run)
-        return Outcome(stored, warnings)
+        return self._outcome(Outcome(stored, warnings))
 
     # --- delete --------------------------------------------------------------------------------------
     async def delete(
@@ -496,7 +573,7 @@ class Operations:
         pending = bool(finalizers) or (grace is not None and grace > 0) or self.info.kind == "Namespace"
         if not pending:
             obj = await self.rs.delete_now(namespace, name, int(md["resourceVersion"]), dry_run=opts.dry_run)
-            return obj, True
+            return self._to_request(obj), True
 
         def mark(obj: dict[str, Any]) -> dict[str, Any]:
             omd = obj["metadata"]
@@ -519,5 +596,5 @@ class Operations:
             obj = await self.rs.delete_now(
                 namespace, name, int(stored["metadata"]["resourceVersion"]), dry_run=opts.dry_run
             )
-            return obj, True
-        return stored, False
+            return self._to_request(obj), True
+        return self._to_request(stored), False

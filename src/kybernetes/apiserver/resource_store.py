@@ -4,6 +4,10 @@ Specialised per resource only by its ``Strategy``. Objects are plain dicts, stor
 ``metadata.resourceVersion`` (it is the key's ``mod_revision``, filled in on every read, as upstream's
 etcd3 store does). Writes are compare-and-swap; ``guaranteed_update`` re-runs a mutation on fresh state
 until the swap succeeds, which is how PATCH, status writes and finalizer removal stay race-free.
+
+A store may be a *view* of a resource in a version other than its storage version (``autoscaling/v1``
+HorizontalPodAutoscalers are stored as ``autoscaling/v2``): it shares the storage keys and watch hub of
+the storage version, and converts every object it reads, writes or streams (``kybernetes.api.conversion``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from kybernetes.api import errors
+from kybernetes.api import conversion, errors
 from kybernetes.api.registry import ResourceInfo, storage_key, storage_prefix
 from kybernetes.apiserver import codec, meta
 from kybernetes.apiserver.strategies.base import Strategy
@@ -106,12 +110,42 @@ class ListResult:
 class ResourceStore:
     """CRUD, list and watch of one resource."""
 
-    def __init__(self, info: ResourceInfo, strategy: Strategy, store: Store, hubs: WatchHubs) -> None:
+    def __init__(
+        self,
+        info: ResourceInfo,
+        strategy: Strategy,
+        store: Store,
+        hubs: WatchHubs,
+        *,
+        storage_info: ResourceInfo | None = None,
+    ) -> None:
         self.info = info
         self.strategy = strategy
         self.store = store
         self.hubs = hubs
         self.prefix = storage_prefix(info)
+        # The version objects are stored in; when it differs from ``info``'s, this store is a view.
+        self.storage_info = storage_info or info
+        self._converts = self.storage_info.version != info.version
+
+    # --- versions ------------------------------------------------------------------------------------
+    def to_view(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """A stored object in this store's version."""
+        if not self._converts:
+            return obj
+        return conversion.convert(obj, self.info.group, self.info.kind, self.info.version)
+
+    def to_storage(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """An object of this store's version in the storage version."""
+        if not self._converts:
+            return obj
+        return conversion.convert(obj, self.info.group, self.info.kind, self.storage_info.version)
+
+    def _decode(self, kv: KeyValue) -> dict[str, Any]:
+        return self.to_view(decode(kv))
+
+    def _encode(self, obj: dict[str, Any]) -> bytes:
+        return encode(self.to_storage(obj))
 
     # --- keys ----------------------------------------------------------------------------------------
     def key(self, namespace: str | None, name: str) -> str:
@@ -130,11 +164,11 @@ class ResourceStore:
         kv = await self.store.get(self.key(namespace, name))
         if kv is None:
             raise self.not_found(name)
-        return decode(kv)
+        return self._decode(kv)
 
     async def try_get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
         kv = await self.store.get(self.key(namespace, name))
-        return decode(kv) if kv is not None else None
+        return self._decode(kv) if kv is not None else None
 
     async def list(
         self,
@@ -202,7 +236,7 @@ class ResourceStore:
                 served_rev = result.revision
                 for kv in result.kvs:
                     last_key = kv.key
-                    obj = decode(kv)
+                    obj = self._decode(kv)
                     if matches is None or matches(obj):
                         items.append(obj)
                         if limit and len(items) >= limit:
@@ -239,7 +273,7 @@ class ResourceStore:
                 raise errors.already_exists(self.info.plural, md["name"], self.info.group)
             return obj
         try:
-            kv = await self.store.create(key, encode(obj))
+            kv = await self.store.create(key, self._encode(obj))
         except KeyExistsError:
             raise errors.already_exists(self.info.plural, md["name"], self.info.group) from None
         md["resourceVersion"] = str(kv.mod_revision)
@@ -269,7 +303,7 @@ class ResourceStore:
         if dry_run:
             return new
         with self._write_errors(name):
-            kv = await self.store.update(key, encode(new), expected_mod_revision=expected_rv)
+            kv = await self.store.update(key, self._encode(new), expected_mod_revision=expected_rv)
         md["resourceVersion"] = str(kv.mod_revision)
         return new
 
@@ -331,7 +365,7 @@ class ResourceStore:
             kv = await self.store.delete(key, expected_mod_revision=expected_rv)
         obj = orjson.loads(kv.value)
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-        return obj
+        return self.to_view(obj)
 
     # --- watch ---------------------------------------------------------------------------------------
     async def watch(self, namespace: str | None, after_revision: int) -> AsyncIterator[ObjectEvent]:
@@ -342,6 +376,10 @@ class ResourceStore:
             async for event in hub.events(after_revision):
                 if ns_prefix is not None and event.obj.get("metadata", {}).get("namespace") != namespace:
                     continue
+                if self._converts:
+                    # the hub's events are shared by every watcher: convert copies, per watcher's version
+                    prev = self.to_view(event.prev) if event.prev is not None else None
+                    event = ObjectEvent(event.type, self.to_view(event.obj), prev, event.revision)
                 yield event
         except CompactedError as exc:
             raise expired(after_revision) from exc

@@ -13,21 +13,25 @@ Follows ``sigs.k8s.io/structured-merge-diff/merge.Updater`` and the field manage
 Managers are identified like upstream (``BuildManagerIdentifier``): name, operation, subresource, and
 for ``Update`` the apiVersion. Server-owned metadata (``uid``, ``resourceVersion``, ``name``...) is
 stripped from the recorded sets like upstream's ``stripMetaManager``.
-Not modelled: version conversion between managers' apiVersions, the cap of 10 update managers, and
-the client-side-apply migration (``lastAppliedManager``).
+Managers of other apiVersions (a resource served in several versions) keep field sets in their own
+version: given a ``versions`` view (an object as another apiVersion sees it, and that version's schema),
+what changed is compared in each manager's version, as upstream's ``Updater.update`` converts per
+manager; without one (or for a version it cannot convert to) the request's comparison is used.
+A previous apply made in another version is pruned in that version (``_prune_in_version``).
+Not modelled: the cap of 10 update managers, and the client-side-apply migration (``lastAppliedManager``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import Cause, StatusError, bad_request
 from kybernetes.api.patch import _schema as sch
 from kybernetes.api.patch._common import PatchError, deep_copy, json_equal, unprocessable
-from kybernetes.api.patch._typed import compare, merge, remove, value_at
+from kybernetes.api.patch._typed import Comparison, compare, merge, remove, value_at
 from kybernetes.api.patch.fieldset import (
     FieldSet,
     Path,
@@ -104,6 +108,42 @@ class Entry:
 
 
 Managers = dict[tuple[str, str, str, str], Entry]
+
+# (object, apiVersion) -> (the object in that apiVersion, its schema), or None when it cannot convert.
+VersionView = Callable[[dict[str, Any], str], "tuple[dict[str, Any], Any] | None"]
+
+
+class _Diffs:
+    """The comparison of two objects per managers' apiVersion (the request's one is given)."""
+
+    def __init__(
+        self,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        api_version: str,
+        own: Comparison,
+        versions: VersionView | None,
+    ) -> None:
+        self.old, self.new, self.versions = old, new, versions
+        self.api_version = api_version
+        self.cache: dict[str, Comparison] = {api_version: own}
+
+    def of(self, entry: Entry) -> Comparison:
+        version = entry.api_version
+        found = self.cache.get(version)
+        if found is not None:
+            return found
+        result = self.cache[self.api_version]
+        if self.versions is not None:
+            old_view = self.versions(self.old, version)
+            new_view = self.versions(self.new, version)
+            if old_view is not None and new_view is not None:
+                try:
+                    result = compare(old_view[0], new_view[0], sch.root_schema(new_view[1]))
+                except (PatchError, RecursionError):
+                    result = self.cache[self.api_version]
+        self.cache[version] = result
+        return result
 
 
 def _ident(manager: str, operation: str, api_version: str, subresource: str) -> tuple[str, str, str, str]:
@@ -223,6 +263,7 @@ def server_side_apply(
     subresource: str = "",
     now: str,
     ignored_fields: Iterable[Path] = (),
+    versions: VersionView | None = None,
 ) -> dict[str, Any]:
     """Apply ``applied`` for ``manager``; returns the new object with updated ``managedFields``.
 
@@ -257,7 +298,17 @@ def server_side_apply(
         managers = {}
     try:
         return _apply(
-            live_obj, applied, managers, manager, force, root, subresource, api_version, now, ignored
+            live_obj,
+            applied,
+            managers,
+            manager,
+            force,
+            root,
+            subresource,
+            api_version,
+            now,
+            ignored,
+            versions,
         )
     except PatchError as exc:
         raise unprocessable(
@@ -286,6 +337,7 @@ def _apply(
     api_version: str,
     now: str,
     ignored: tuple[Path, ...],
+    versions: VersionView | None = None,
 ) -> dict[str, Any]:
     config_fields = without_prefixes(object_fields(applied, root), ignored)
     merged = merge(live_obj, applied, root)
@@ -296,7 +348,9 @@ def _apply(
     mine = Entry(manager, "Apply", api_version, subresource, last.time if last else None, config_fields)
     managers[ident] = mine
 
-    if last is not None and last.fields:
+    if last is not None and last.fields and last.api_version != api_version and versions is not None:
+        merged = _prune_in_version(merged, applied, last, managers, ident, root, api_version, versions)
+    elif last is not None and last.fields:
         owned: set[Path] = set()
         for entry in managers.values():
             owned |= entry.fields
@@ -306,18 +360,22 @@ def _apply(
             merged = pruned if isinstance(pruned, dict) else {}
 
     diff = compare(live_obj, merged, root)
-    changed = diff.added | diff.modified
+    diffs = _Diffs(live_obj, merged, api_version, diff, versions)
     conflicts: list[tuple[Entry, Path]] = []
     for other_ident, entry in managers.items():
         if other_ident == ident:
             continue
-        conflicts.extend((entry, path) for path in sort_paths(entry.fields & changed))
+        theirs = diffs.of(entry)
+        conflicts.extend(
+            (entry, path) for path in sort_paths(entry.fields & (theirs.added | theirs.modified))
+        )
     if conflicts and not force:
         conflicts.sort(key=lambda c: (c[0].manager, c[0].operation, c[0].api_version))
         raise _conflict_error(conflicts)
     for other_ident, entry in managers.items():
         if other_ident != ident:
-            entry.fields = entry.fields - changed - diff.removed
+            theirs = diffs.of(entry)
+            entry.fields = entry.fields - theirs.added - theirs.modified - theirs.removed
     mine.fields = _strip(mine.fields, ignored)
     _prune(managers)
 
@@ -326,6 +384,53 @@ def _apply(
     _sync_last_applied(merged, applied, manager)
     _set_managed_fields(merged, managers)
     return merged
+
+
+def _prune_in_version(
+    merged: dict[str, Any],
+    applied: dict[str, Any],
+    last: Entry,
+    managers: Managers,
+    ident: tuple[str, str, str, str],
+    root: sch.Schema,
+    api_version: str,
+    versions: VersionView,
+) -> dict[str, Any]:
+    """Prune what the applier's previous apply (made in another version) set and no longer applies.
+
+    Like upstream's ``Updater.prune``: in the previous apply's version, remove its fields that no other
+    manager of that version owns, convert back, and merge the new configuration in again (upstream adds
+    back what managers own). If that would drop a field another manager of the request's version owns,
+    nothing is pruned.
+    """
+    converted = versions(merged, last.api_version)
+    if converted is None:
+        return merged
+    merged_then, schema_then = converted
+    root_then = sch.root_schema(schema_then)
+    owned_then: set[Path] = set()
+    owned_now: set[Path] = set()
+    for other_ident, entry in managers.items():
+        if other_ident == ident:
+            continue
+        if entry.api_version == last.api_version:
+            owned_then |= entry.fields
+        elif entry.api_version == api_version:
+            owned_now |= entry.fields
+    stale = ensure_named_fields(last.fields, root_then) - ensure_named_fields(owned_then, root_then)
+    if not stale:
+        return merged
+    pruned_then = remove(merged_then, set(stale), root_then)
+    back = versions(pruned_then if isinstance(pruned_then, dict) else {}, api_version)
+    if back is None:
+        return merged
+    pruned = merge(back[0], applied, root)
+    if not isinstance(pruned, dict):
+        return merged
+    kept = object_fields(pruned, root)
+    if any(path not in kept for path in owned_now & object_fields(merged, root)):
+        return merged
+    return pruned
 
 
 def _sync_last_applied(merged: dict[str, Any], applied: dict[str, Any], manager: str) -> None:
@@ -351,6 +456,7 @@ def update_managed_fields(
     now: str,
     schema_name: str | dict[str, Any] | None = None,
     ignored_fields: Iterable[Path] = (),
+    versions: VersionView | None = None,
 ) -> dict[str, Any]:
     """Record a non-apply write (create/update/patch) of ``new`` over ``old`` in ``managedFields``.
 
@@ -381,8 +487,11 @@ def update_managed_fields(
                 new_meta.pop("managedFields", None)
         return result
     changed = diff.added | diff.modified
+    own_version = result.get("apiVersion") if isinstance(result.get("apiVersion"), str) else ""
+    diffs = _Diffs(old_obj, new_obj, own_version, diff, versions)
     for entry in managers.values():
-        entry.fields = entry.fields - changed - diff.removed
+        theirs = diffs.of(entry)
+        entry.fields = entry.fields - theirs.added - theirs.modified - theirs.removed
     _prune(managers)
     taken = _strip(_drop_struct_containers(changed, diff.added, new_obj, root), tuple(ignored_fields))
     if taken:
