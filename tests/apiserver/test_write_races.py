@@ -3,7 +3,8 @@
 A store wrapper lands one foreign write on the target key right before the server's own
 compare-and-swap (``update``/``delete`` with an expected revision), exactly the window in which a
 controller's status write used to turn an unconditional DELETE into a 409. Without preconditions the
-server must start over on fresh state and succeed; with the caller's own preconditions (a uid or
+server must start over on fresh state and succeed (a server-side apply that loses its create to
+someone else's applies onto theirs); with the caller's own preconditions (a uid or
 resourceVersion in DeleteOptions, a resourceVersion in a Scale) a moved object is still a 409.
 """
 
@@ -30,6 +31,7 @@ class RacingStore(SQLiteStore):
         super().__init__(path)
         self.armed: dict[str, int] = {}  # key -> foreign writes still to inject
         self.injected = 0
+        self.armed_create: dict[str, bytes] = {}  # key -> object someone else creates first
 
     def arm(self, key: str, times: int = 1) -> None:
         self.armed[key] = times
@@ -47,6 +49,14 @@ class RacingStore(SQLiteStore):
         # a controller's write: labels/annotations/status change, the revision moves
         await super().update(key, orjson.dumps(obj), expected_mod_revision=kv.mod_revision)
         self.injected += 1
+
+    async def create(self, key: str, value: bytes) -> KeyValue:
+        foreign = self.armed_create.pop(key, None)
+        if foreign is not None:
+            # someone else creates the object between the server's lookup and its own create
+            await super().create(key, foreign)
+            self.injected += 1
+        return await super().create(key, value)
 
     async def update(self, key: str, value: bytes, *, expected_mod_revision: int) -> KeyValue:
         await self._interfere(key)
@@ -277,3 +287,27 @@ async def test_scale_and_status_writes_survive_a_concurrent_write(
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["status"]["replicas"] == 4
     assert store.injected == 4
+
+
+async def test_apply_that_loses_its_create_applies_onto_the_winner(
+    racing: tuple[TestClient, RacingStore],
+) -> None:
+    client, store = racing
+    key = f"/registry/configmaps/{NS}/applied"
+    theirs = _cm(
+        "applied", uid="0b7c3f8e-0000-4000-8000-000000000001", creationTimestamp="2026-01-01T00:00:00Z"
+    )
+    theirs["metadata"]["namespace"] = NS
+    theirs["data"] = {"theirs": "1"}
+    store.armed_create[key] = orjson.dumps(theirs)
+    resp = await client.patch(
+        f"/api/v1/namespaces/{NS}/configmaps/applied",
+        params={"fieldManager": "me"},
+        data=b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  mine: '2'\n",
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["data"] == {"theirs": "1", "mine": "2"}
+    assert body["metadata"]["uid"] == theirs["metadata"]["uid"]
+    assert store.injected == 1

@@ -389,8 +389,11 @@ class Operations:
         opts: WriteOptions,
         *,
         subresource: str | None,
+        create_races: int = 3,
     ) -> Outcome:
-        """Server-side apply: create when missing, else merge with field ownership."""
+        """Server-side apply: create when missing, else merge with field ownership.
+
+        ``create_races`` bounds how often a create lost to a concurrent one is redone as an apply onto it."""
         from kybernetes.api.patch import server_side_apply
         from kybernetes.apiserver.codec import decode_object
 
@@ -421,7 +424,16 @@ class Operations:
                 now=meta.now_rfc3339(),
             )
             managed = (obj.get("metadata") or {}).get("managedFields")
-            outcome = await self.create(obj, namespace, opts, manager=None)
+            try:
+                outcome = await self.create(obj, namespace, opts, manager=None)
+            except errors.StatusError as exc:
+                if exc.reason != "AlreadyExists" or create_races <= 0:
+                    raise
+                # created by someone else since we looked: apply onto it (upstream's apply creates
+                # inside its guaranteed update, so it never answers AlreadyExists)
+                return await self.apply(
+                    name, namespace, body, opts, subresource=subresource, create_races=create_races - 1
+                )
             if managed is not None and not opts.dry_run:
                 # create() recomputed managedFields as an Update; the applier owns them as an Apply
                 def restore(current: dict[str, Any]) -> dict[str, Any]:
