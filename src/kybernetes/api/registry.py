@@ -41,6 +41,18 @@ class ResourceInfo:
     # Generation is bumped on spec changes only for types with a spec/status split.
     has_status: bool = True
     custom: bool = False
+    # DELETE answers with the object rather than a Status once it is gone: upstream's store sets
+    # ReturnDeletedObject (see ``RETURNS_DELETED_OBJECT``), or its REST marks the object and returns it
+    # (namespaces, CRDs). While an object stays (finalizers, graceful deletion) every resource returns it.
+    returns_deleted_object: bool = False
+    # Whether the OpenAPI documents name the kind as DELETE's 200/202 response. Upstream's documents say
+    # Status where its REST wraps the store without exposing ReturnDeletedObject (namespaces, CRDs).
+    documents_deleted_object: bool = True
+
+    @property
+    def delete_response_is_object(self) -> bool:
+        """Whether the OpenAPI documents give the kind (not Status) as DELETE's response."""
+        return self.returns_deleted_object and self.documents_deleted_object
 
     @property
     def group_version(self) -> str:
@@ -61,6 +73,31 @@ class ResourceInfo:
         return None
 
 
+# (group, plural) of upstream v1.32 registries whose generic store sets ReturnDeletedObject: true
+# (pkg/registry/<group>/<resource>/storage/storage.go); their DELETE answers with the deleted object and
+# their OpenAPI documents say so. Every other store answers a Status (custom resources included).
+RETURNS_DELETED_OBJECT = frozenset(
+    {
+        ("", "pods"),
+        ("", "podtemplates"),
+        ("", "services"),
+        ("", "serviceaccounts"),
+        ("", "persistentvolumes"),
+        ("", "persistentvolumeclaims"),
+        ("", "resourcequotas"),
+        ("", "namespaces"),
+        ("storage.k8s.io", "storageclasses"),
+        ("storage.k8s.io", "volumeattachments"),
+        ("storage.k8s.io", "csidrivers"),
+        ("storage.k8s.io", "csinodes"),
+        ("storage.k8s.io", "volumeattributesclasses"),
+        ("resource.k8s.io", "deviceclasses"),
+        ("resource.k8s.io", "resourceclaims"),
+        ("resource.k8s.io", "resourceclaimtemplates"),
+        ("resource.k8s.io", "resourceslices"),
+    }
+)
+
 _STATUS = SubresourceInfo("status", "")  # kind "" means "the parent's kind"
 _SCALE = SubresourceInfo("scale", "Scale", group="autoscaling", version="v1")
 
@@ -74,7 +111,7 @@ def _core(kind: str, plural: str, namespaced: bool = True, **kw: object) -> Reso
         singular=kind.lower(),
         namespaced=namespaced,
         schema_name=f"io.k8s.api.core.v1.{kind}",
-        **kw,  # type: ignore[arg-type]
+        **{"returns_deleted_object": ("", plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -89,7 +126,7 @@ def _grp(
         singular=kind.lower(),
         namespaced=namespaced,
         schema_name=f"io.k8s.api.{pkg}.{version}.{kind}",
-        **kw,  # type: ignore[arg-type]
+        **{"returns_deleted_object": (group, plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -101,6 +138,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         short_names=("ns",),
         subresources=(_STATUS, SubresourceInfo("finalize", "", verbs=("update",))),
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+        # the first DELETE marks it Terminating and returns it; the documents still say Status
+        documents_deleted_object=False,
     ),
     _core(
         "Pod",
@@ -287,6 +326,10 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("api-extensions",),
         subresources=(_STATUS,),
         schema_name="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+        # upstream's REST adds its cleanup finalizer on the first DELETE and returns the CRD; the
+        # documents still say Status
+        returns_deleted_object=True,
+        documents_deleted_object=False,
     ),
 )
 

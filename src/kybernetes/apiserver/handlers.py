@@ -481,11 +481,15 @@ class ResourceHandlers:
         info = target.info
         if deleted and not opts.dry_run:
             await self._after_delete(info, obj)
-        if info.kind == "Pod" or not deleted:
+        # Upstream: 202 only for an object left in place when orphanDependents was explicitly false;
+        # an object left in place (finalizers, graceful deletion) is always returned, a removed one only
+        # by the resources whose store returns the deleted object, the others answer a Status.
+        status = 202 if not deleted and opts.orphan_dependents is False else 200
+        if not deleted or info.returns_deleted_object:
             obj["apiVersion"] = info.group_version
             obj["kind"] = info.kind
-            return self.render_object(request, info, obj, 200)
-        return codec.respond(request, _success_status(info, obj))
+            return self.render_object(request, info, obj, status)
+        return codec.respond(request, _success_status(info, obj), status)
 
     async def _after_delete(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
         if info.group == "apiextensions.k8s.io" and info.kind == "CustomResourceDefinition":

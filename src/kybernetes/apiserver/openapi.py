@@ -533,10 +533,13 @@ class _DocumentBuilder:
         the: str,
         a: str,
         delete_options: bool,
+        delete_returns_object: bool = False,
     ) -> dict[str, Any]:
         """The get/post/put/patch/delete operations on one object or subresource, for those of ``verbs``
         served: ``words`` spell the operation ids, ``the``/``a`` the descriptions ("the specified Pod",
-        "a Pod"); ``delete_options`` gives DELETE a ``DeleteOptions`` body."""
+        "a Pod"); ``delete_options`` gives DELETE a ``DeleteOptions`` body; ``delete_returns_object``
+        documents the object (not a Status) as DELETE's 200/202 answer, as upstream does for the
+        resources whose store returns the deleted object."""
         ref = _schema_ref(schema_name)
         ops: dict[str, Any] = {}
         if "get" in verbs:
@@ -586,7 +589,9 @@ class _DocumentBuilder:
                 gvk=gvk,
                 params=_DELETE_PARAMS,
                 request_body=self._delete_body() if delete_options else None,
-                responses=_responses(_schema_ref(STATUS), ("200", "202"), _RESPONSE_TYPES),
+                responses=_responses(
+                    ref if delete_returns_object else _schema_ref(STATUS), ("200", "202"), _RESPONSE_TYPES
+                ),
             )
         return ops
 
@@ -678,6 +683,7 @@ class _DocumentBuilder:
             the=f"the specified {kind}",
             a=f"a {kind}",
             delete_options=True,
+            delete_returns_object=info.delete_response_is_object,
         )
         item_path = f"{ns_prefix}/{info.plural}/{{name}}"
         if item:

@@ -25,7 +25,7 @@ from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver import meta
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
-from kybernetes.apiserver.resource_store import ResourceStore
+from kybernetes.apiserver.resource_store import MAX_UPDATE_RETRIES, ResourceStore
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.context import ApiContext
@@ -469,8 +469,11 @@ class Operations:
         opts: WriteOptions,
         *,
         subresource: str | None,
+        create_races: int = 3,
     ) -> Outcome:
-        """Server-side apply: create when missing, else merge with field ownership."""
+        """Server-side apply: create when missing, else merge with field ownership.
+
+        ``create_races`` bounds how often a create lost to a concurrent one is redone as an apply onto it."""
         from kybernetes.api.patch import server_side_apply
         from kybernetes.apiserver.codec import decode_object
 
@@ -501,7 +504,16 @@ class Operations:
                 now=meta.now_rfc3339(),
             )
             managed = (obj.get("metadata") or {}).get("managedFields")
-            outcome = await self.create(obj, namespace, opts, manager=None)
+            try:
+                outcome = await self.create(obj, namespace, opts, manager=None)
+            except errors.StatusError as exc:
+                if exc.reason != "AlreadyExists" or create_races <= 0:
+                    raise
+                # created by someone else since we looked: apply onto it (upstream's apply creates
+                # inside its guaranteed update, so it never answers AlreadyExists)
+                return await self.apply(
+                    name, namespace, body, opts, subresource=subresource, create_races=create_races - 1
+                )
             if managed is not None and not opts.dry_run:
                 # create() recomputed managedFields as an Update; the applier owns them as an Apply
                 def restore(current: dict[str, Any]) -> dict[str, Any]:
@@ -541,28 +553,84 @@ class Operations:
         return self._outcome(Outcome(stored, warnings))
 
     # --- delete --------------------------------------------------------------------------------------
-    async def delete(
-        self, name: str, namespace: str | None, opts: DeleteOptions
-    ) -> tuple[dict[str, Any], bool]:
-        """Returns (object, deleted_now)."""
-        current = await self.rs.get(namespace, name)
-        md = current["metadata"]
-        if opts.precondition_uid and opts.precondition_uid != md.get("uid"):
+    def _check_delete_preconditions(self, obj: dict[str, Any], uid: str | None, rv: str | None) -> None:
+        """DeleteOptions.preconditions against ``obj`` (a 409 when they no longer hold)."""
+        md = obj["metadata"]
+        if uid and uid != md.get("uid"):
             raise errors.conflict(
                 self.info.plural,
-                name,
-                f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in object meta: {md.get('uid')}",
+                md.get("name", ""),
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {md.get('uid')}",
                 self.info.group,
             )
-        if opts.precondition_rv and opts.precondition_rv != md.get("resourceVersion"):
+        if rv and rv != md.get("resourceVersion"):
             raise errors.conflict(
                 self.info.plural,
-                name,
-                f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
+                md.get("name", ""),
+                f"Precondition failed: ResourceVersion in precondition: {rv}, "
                 f"ResourceVersion in object meta: {md.get('resourceVersion')}",
                 self.info.group,
             )
-        grace = self.strategy.grace_period(current, opts.grace_period_seconds)
+
+    async def delete(
+        self, name: str, namespace: str | None, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Returns (object in the request's version, deleted_now)."""
+        obj, deleted_now = await self._delete(name, namespace, opts)
+        return self._to_request(obj), deleted_now
+
+    async def _delete(
+        self, name: str, namespace: str | None, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Returns (stored object, deleted_now).
+
+        A delete never fails because someone else wrote the object meanwhile: each attempt decides on
+        fresh state (preconditions, finalizers, grace period) and a lost compare-and-swap starts over,
+        as upstream's store does. Only the caller's own preconditions (uid, resourceVersion) give 409.
+        """
+        precondition_rv = opts.precondition_rv
+        for _ in range(MAX_UPDATE_RETRIES):
+            current = await self.rs.get(namespace, name)
+            self._check_delete_preconditions(current, opts.precondition_uid, precondition_rv)
+            md = current["metadata"]
+            grace = self.strategy.grace_period(current, opts.grace_period_seconds)
+            finalizers = self._deletion_finalizers(md, opts)
+            pending = bool(finalizers) or (grace is not None and grace > 0) or self.info.kind == "Namespace"
+            if not pending:
+                try:
+                    obj = await self.rs.delete_now(
+                        namespace, name, int(md["resourceVersion"]), dry_run=opts.dry_run
+                    )
+                except errors.StatusError as exc:
+                    if exc.reason == "Conflict":
+                        continue  # written meanwhile: decide again on the new state
+                    raise
+                return obj, True
+            before, stored = await self._mark_for_deletion(namespace, name, opts, precondition_rv)
+            if stored["metadata"].get("finalizers") or self.strategy.deletion_pending(stored):
+                return stored, False
+            if stored is not before:
+                # marked with nothing left to wait for: the store removed it in the same write
+                return stored, True
+            if precondition_rv:
+                # our own mark moved the version the caller pinned (upstream updates it the same way)
+                precondition_rv = stored["metadata"]["resourceVersion"]
+            try:
+                obj = await self.rs.delete_now(
+                    namespace, name, int(stored["metadata"]["resourceVersion"]), dry_run=opts.dry_run
+                )
+            except errors.StatusError as exc:
+                if exc.reason == "NotFound":
+                    # someone else finished the deletion: the marked object is the best answer we have
+                    return stored, True
+                if exc.reason == "Conflict":
+                    continue
+                raise
+            return obj, True
+        raise self.rs._conflict(name)
+
+    def _deletion_finalizers(self, md: dict[str, Any], opts: DeleteOptions) -> list[str]:
+        """The object's finalizers plus the garbage collector's for a Foreground/Orphan delete."""
         finalizers = list(md.get("finalizers") or [])
         if opts.propagation_policy == "Foreground" and self.ctx.garbage_collector_running:
             if "foregroundDeletion" not in finalizers:
@@ -570,31 +638,28 @@ class Operations:
         if opts.propagation_policy == "Orphan" and self.ctx.garbage_collector_running:
             if "orphan" not in finalizers:
                 finalizers.append("orphan")
-        pending = bool(finalizers) or (grace is not None and grace > 0) or self.info.kind == "Namespace"
-        if not pending:
-            obj = await self.rs.delete_now(namespace, name, int(md["resourceVersion"]), dry_run=opts.dry_run)
-            return self._to_request(obj), True
+        return finalizers
+
+    async def _mark_for_deletion(
+        self, namespace: str | None, name: str, opts: DeleteOptions, precondition_rv: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Set deletionTimestamp / grace period and the deletion finalizers, retried on fresh state.
+
+        Returns (before, after) as ``guaranteed_update`` does (the same object when nothing changed)."""
 
         def mark(obj: dict[str, Any]) -> dict[str, Any]:
+            self._check_delete_preconditions(obj, opts.precondition_uid, precondition_rv)
             omd = obj["metadata"]
+            grace = self.strategy.grace_period(obj, opts.grace_period_seconds)
             if not omd.get("deletionTimestamp"):
                 omd["deletionTimestamp"] = meta.now_rfc3339()
                 omd["deletionGracePeriodSeconds"] = grace if grace is not None else 0
                 self.strategy.on_delete_requested(obj)
             elif grace is not None and grace < int(omd.get("deletionGracePeriodSeconds") or grace + 1):
                 omd["deletionGracePeriodSeconds"] = grace  # a shorter grace period may be requested
-            have = list(omd.get("finalizers") or [])
-            for f in finalizers:
-                if f not in have:
-                    have.append(f)
+            have = self._deletion_finalizers(omd, opts)
             if have:
                 omd["finalizers"] = have
             return obj
 
-        _, stored = await self.rs.guaranteed_update(namespace, name, mark, dry_run=opts.dry_run)
-        if grace == 0 and not stored["metadata"].get("finalizers"):
-            obj = await self.rs.delete_now(
-                namespace, name, int(stored["metadata"]["resourceVersion"]), dry_run=opts.dry_run
-            )
-            return self._to_request(obj), True
-        return self._to_request(stored), False
+        return await self.rs.guaranteed_update(namespace, name, mark, dry_run=opts.dry_run)

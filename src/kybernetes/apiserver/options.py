@@ -99,6 +99,9 @@ class DeleteOptions:
     precondition_uid: str | None
     precondition_rv: str | None
     dry_run: bool
+    # orphanDependents exactly as sent (None when absent): upstream answers 202 to a delete that leaves
+    # the object in place only when it was explicitly false.
+    orphan_dependents: bool | None = None
 
     @classmethod
     def parse(cls, query: MultiMapping[str], body: dict[str, Any] | None) -> DeleteOptions:
@@ -143,4 +146,5 @@ class DeleteOptions:
             precondition_uid=pre.get("uid"),
             precondition_rv=pre.get("resourceVersion"),
             dry_run=dry,
+            orphan_dependents=orphan if isinstance(orphan, bool) else None,
         )

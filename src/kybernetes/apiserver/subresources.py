@@ -131,9 +131,6 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
         scale = _to_scale(h, target, current)
         if request.method == "PUT":
             wanted = codec.decode_object(request.headers.get("Content-Type"), body)
-            rv = (wanted.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != current["metadata"]["resourceVersion"]:
-                raise rs._conflict(name)
         else:
             from kybernetes.api.patch import apply_patch
 
@@ -141,6 +138,11 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
                 wanted = {**scale, **codec.decode_object("application/yaml", body)}
             else:
                 wanted = apply_patch(scale, ct, body, "io.k8s.api.autoscaling.v1.Scale")
+        # A resourceVersion the client put in the Scale pins the write (409 when stale, as upstream);
+        # without one the write is retried on fresh state.
+        rv = (wanted.get("metadata") or {}).get("resourceVersion") if isinstance(wanted, dict) else None
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise rs._conflict(name)
         replicas = (wanted.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid(
