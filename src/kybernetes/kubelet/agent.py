@@ -181,6 +181,7 @@ class Kubelet:
             if source == "api" or worker.state.source == source:
                 worker.update(pod)
             return
+        self.objects.register_pod(pod)  # a new pod's volumes and env see current values
         worker = PodWorker(self._ctx, PodState(uid, pod, source=source))
         self.workers[uid] = worker
         if not self._defer_start:
@@ -366,6 +367,7 @@ class Kubelet:
                 options=self.options,
                 volumes=VolumeManager(self.root_dir, self.objects),
                 source=self.objects,
+                env_source=self.objects.current,
                 recorder=self.recorder,
                 probes=self.probes,
                 status=self.status,
