@@ -19,7 +19,12 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 
 class PodStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
-        obj["status"] = {"phase": "Pending", "qosClass": compute_qos_class(obj)}
+        obj["status"] = {"phase": "Pending"}
+
+    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+        # After defaulting (requests default to limits) and mutating admission (LimitRanger), as upstream
+        # computes it on the decoded, defaulted and admitted pod.
+        obj.setdefault("status", {})["qosClass"] = compute_qos_class(obj)
 
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int | None:
         spec = obj.get("spec") or {}
