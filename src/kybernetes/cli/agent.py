@@ -58,12 +58,17 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "killall",
         help="stop the server/agent on a data dir, every pod, containerd and its shims; clean up (k3s-killall)",
     )
-    kill.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes"), type=os.path.expanduser)
+    kill.add_argument(
+        "--data-dir",
+        default=None,
+        type=os.path.expanduser,
+        help="a `kyb server` data dir (default ~/.kybernetes unless --agent-data-dir is given)",
+    )
     kill.add_argument(
         "--agent-data-dir",
         default=None,
         type=os.path.expanduser,
-        help="the agent's state (default <data-dir>/agent, where `kyb server` keeps it)",
+        help="a `kyb agent` data dir (default <data-dir>/agent, where `kyb server` keeps its agent)",
     )
     kill.add_argument("--log-level", default="INFO")
 
@@ -213,7 +218,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.command == "images":
         return await _images(args)
     if args.command == "killall":
-        return await killall(Path(args.data_dir), Path(args.agent_data_dir) if args.agent_data_dir else None)
+        return await killall(*_killall_dirs(args))
     from kybernetes.client import ApiClient, ClientConfig
 
     if not args.token:
@@ -296,10 +301,22 @@ async def _stop_process(pid: int, grace: float = 45.0) -> None:
         await asyncio.wait_for(wait_pid(pid), 10)
 
 
-async def killall(data_dir: Path, agent_dir: Path | None = None) -> int:
-    """``kyb killall``: stop what a server/agent left running on ``data_dir`` and clean up."""
-    agent_dir = agent_dir or data_dir / "agent"
-    for pid_path in (data_dir / PID_FILE, agent_dir / PID_FILE):
+def _killall_dirs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    agent_dir = Path(args.agent_data_dir) if args.agent_data_dir else None
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is None and agent_dir is None:
+        data_dir = Path(os.path.expanduser("~/.kybernetes"))
+    return data_dir, agent_dir
+
+
+async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
+    """``kyb killall``: stop the server (``data_dir``) and/or agent (``agent_dir``, default
+    ``<data_dir>/agent``) still running there, every pod they left, containerd and its shims; clean up."""
+    if agent_dir is None:
+        assert data_dir is not None
+        agent_dir = data_dir / "agent"
+    pid_paths = [agent_dir / PID_FILE] if data_dir is None else [data_dir / PID_FILE, agent_dir / PID_FILE]
+    for pid_path in pid_paths:
         pid = _live_pid(pid_path)
         if pid is not None:
             print(f"stopping kyb (pid {pid})", flush=True)
