@@ -193,7 +193,10 @@ async def _containerd_runtime(args: argparse.Namespace, root_dir: Path, handle: 
         try:
             await supervisor.start()
         except Exception:
-            await supervisor.close(remove_pods=True)
+            if supervisor.reattached:
+                await supervisor.detach()  # a containerd with pods that an earlier agent left: keep them
+            else:
+                await supervisor.close(remove_pods=True)
             raise
         # Pods outlive the agent (as they outlive a kubelet restart): leave containerd running; the next
         # start re-attaches to it, and `kyb killall` stops it with its pods.

@@ -150,6 +150,7 @@ class ContainerdSupervisor:
         self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._adopted: int | None = None  # pid of a containerd started by an earlier supervisor
+        self.reattached = False  # the last start() re-attached to a running containerd
         self._monitor: asyncio.Task[None] | None = None
         self._closing = False
         self._started_at = 0.0
@@ -306,11 +307,17 @@ class ContainerdSupervisor:
         self._closing = False
         self._remember_ip_forward()
         running = await asyncio.to_thread(self.running_pid)
+        self.reattached = running is not None
         if running is not None:
             # Left running by an earlier agent (``detach``): re-attach, keeping its pods.
             self._adopted = running
             self._started_at = time.monotonic()
             log.info("re-attached to running containerd (pid %s, socket %s)", running, self.socket)
+            with contextlib.suppress(OSError):
+                if self.config_path.read_text() != self.config_toml():
+                    log.warning(
+                        "containerd runs with an older configuration; `kyb killall` and restart to apply it"
+                    )
         else:
             self.write_config()
             await self._spawn()
@@ -322,7 +329,10 @@ class ContainerdSupervisor:
                 except ImageToolError as e:
                     raise ContainerdStartError(f"could not provide the pause image: {e}") from e
         except BaseException:
-            await self._terminate()
+            if self.reattached:
+                self._adopted = None  # not ours to stop: its pods keep running
+            else:
+                await self._terminate()
             raise
         self._monitor = asyncio.create_task(self._supervise(), name="containerd-supervisor")
 
