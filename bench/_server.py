@@ -4,6 +4,8 @@ Owns process lifetimes only: ``Etcd`` (one single-member etcd on free 127.0.0.1 
 dir) and ``Kyb`` (``python -m kybernetes.cli.main server --data-dir DIR --port 0 [--datastore URL]``, the
 way a user starts it, URL read from its stdout, bearer token and CA read from the kubeconfig it writes).
 Both run in their own process group and are stopped by pid (SIGTERM, then SIGKILL) — never by name.
+Pods (and the embedded agent's containerd with its shims) outlive a ``kyb server`` stop by design, so
+``Kyb.stop`` then runs ``kyb killall --data-dir DIR``, which stops exactly what that data dir started.
 ``Api`` is a small aiohttp wrapper (one pooled session, bearer token, the server's CA pinned) that the
 benchmark modules (``api_writes``, ``list_latency``, ``watch_delay``) share; ``etcd_raw`` talks to etcd
 directly. Everything binds and connects to 127.0.0.1 only; every wait is bounded by a deadline.
@@ -215,6 +217,18 @@ class Kyb:
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         _stop_group(proc)
+        if proc is not None:
+            self.killall()
+
+    def killall(self) -> None:
+        """Stop the pods, containerd and shims this server's agent left running (they outlive the server)."""
+        cmd = [sys.executable, "-m", "kybernetes.cli.main", "killall", "--data-dir", str(self.data_dir)]
+        with open(self.log_path, "ab") as err:
+            res = subprocess.run(
+                cmd, stdout=err, stderr=err, stdin=subprocess.DEVNULL, timeout=120, check=False
+            )
+        if res.returncode != 0:
+            print(f"  kyb killall ({self.name}) exited {res.returncode}: {self.log_tail(1000)}", flush=True)
 
     def cleanup(self) -> None:
         self.stop()

@@ -2,8 +2,9 @@
 
 ``NodeServer`` wraps a ``KybServer`` (scheduler, controller manager and embedded kubelet) on the
 ``process`` or ``containerd`` runtime; for containerd it imports a locally built busybox image
-(``kyb images import``) and, when stopped, checks that the server took its containerd (and every shim)
-down with it. ``Flavor`` holds what differs between runtimes in the pods the tests create (image,
+(``kyb images import``). Pods, containerd and its shims outlive a ``kyb server`` stop by design (they are
+re-attached and adopted at the next start: ``restart``); ``stop`` therefore ends with ``kyb killall
+--data-dir`` (the explicit stop) and then checks that nothing mentioning the data dir is left running. ``Flavor`` holds what differs between runtimes in the pods the tests create (image,
 commands). Containerd needs root, containerd, runc, CNI plugins, umoci and busybox-static: without them
 the containerd tests are skipped, or fail when ``CI=true``.
 """
@@ -257,14 +258,34 @@ class NodeServer:
     def containerd_processes(self) -> list[tuple[int, str]]:
         return leftover_processes(str(self.data_dir))
 
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server with ``sig`` (its whole process group) and start it again on the same data dir."""
+        self.server.stop(sig)
+        self.server.start()
+        wait_for(self._node_ready, timeout=60, interval=0.5, what=f"node {self.node_name} Ready again")
+
+    def killall(self) -> subprocess.CompletedProcess[str]:
+        """``kyb killall --data-dir``: the explicit stop of the server, its pods, containerd and shims."""
+        return subprocess.run(
+            kyb_cmd("killall", "--data-dir", str(self.data_dir)),
+            capture_output=True,
+            text=True,
+            timeout=CMD_TIMEOUT * 2,
+            check=False,
+        )
+
     def stop(self) -> None:
-        """Delete every pod (so no container outlives the test), stop the server, then make sure nothing
-        that mentions the data dir is still running (killed by pid and recorded in ``leftovers``)."""
-        if self.server.proc is not None:
+        """Delete every pod, stop the server, ``kyb killall`` what outlives it by design (containerd and
+        its shims), then make sure nothing that mentions the data dir is still running (killed by pid and
+        recorded in ``leftovers``)."""
+        if self.server.proc is not None and self.server.proc.poll() is None:
             self.kubectl(
                 "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s", check=False, timeout=90
             )
         self.server.stop()
+        killed = self.killall()
+        if killed.returncode != 0:
+            print(f"kyb killall: rc={killed.returncode} {killed.stdout} {killed.stderr[-2000:]}")
         deadline = time.monotonic() + 15
         left = self.containerd_processes()
         while left and time.monotonic() < deadline:

@@ -74,6 +74,13 @@ class Agent:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._log.close()
+        # pods outlive their agent by design; the explicit stop ends them
+        subprocess.run(
+            kyb_cmd("killall", "--agent-data-dir", str(self.data_dir)),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         left = leftover_processes(str(self.data_dir))
         kill_pids([pid for pid, _ in left])
         return left

@@ -146,3 +146,89 @@ async def test_new_pod_starts_at_once_with_default_sync_frequency(api: ApiClient
         await api.pods.create(pod_spec("prompt", [sh("c", "echo hi")], restart_policy="Never"))
         pod = await wait_pod(api, "prompt", lambda p: p["status"].get("phase") == "Succeeded", timeout=10)
         assert container_status(pod)["state"]["terminated"]["exitCode"] == 0
+
+
+async def test_restarted_container_reads_the_current_configmap(api: ApiClient, tmp_path: Path) -> None:
+    """A container being (re)started gets current configMap values in its env, although the kubelet's
+    object cache (10 s here) still holds the old one; cached reads are for volume refreshes only."""
+    out = tmp_path / "seen"
+    await api.configmaps.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "default"},
+            "data": {"x": "v1"},
+        }
+    )
+    env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "x"}}}]
+    async with running_kubelet(api, tmp_path, sync_frequency=20.0) as kubelet:
+        assert kubelet.objects.ttl == 10.0
+        await api.pods.create(
+            pod_spec("reader", [sh("c", f"echo X=$X >> {out}; sleep 0.3; exit 1", env=env)])
+        )
+
+        def seen() -> list[str]:
+            try:
+                return out.read_text().split()
+            except OSError:
+                return []
+
+        await eventually(lambda: "X=v1" in seen(), timeout=15, what="the first value")
+        await api.configmaps.patch("cfg", {"data": {"x": "v2"}}, namespace="default")
+        # the next restarts come after 0.4 s, 0.8 s, 1.6 s of back-off: well within the cache's 10 s
+        await eventually(lambda: "X=v2" in seen(), timeout=6, what="the new value after a restart")
+
+
+async def test_restarted_kubelet_adopts_running_pod_and_it_stays_ready(
+    api: ApiClient, tmp_path: Path
+) -> None:
+    """A new kubelet on the same runtime state adopts the running container (same ID, no restart) and
+    reports it ready again: probe workers are restarted for adopted containers (no ContainersNotReady)."""
+    import asyncio
+    import contextlib
+
+    from kybernetes.kubelet.agent import Kubelet
+    from kybernetes.kubelet.runtimes import ProcessRuntime
+    from tests.kubelet.test_agent_fixtures import fast_options
+
+    probe = {"exec": {"command": ["true"]}, "periodSeconds": 1}
+    spec = pod_spec(
+        "kept", [sh("plain", "exec sleep 600"), sh("probed", "exec sleep 601", readinessProbe=probe)]
+    )
+    uid = (await api.pods.create(spec))["metadata"]["uid"]
+    runtime = ProcessRuntime(tmp_path / "runtime", node_ip="127.0.0.1", use_cgroups=False)
+    ids: dict[str, str] = {}
+    try:
+        for generation in (1, 2):
+            if generation == 2:  # a fresh runtime object on the same state, as after a process restart
+                runtime = ProcessRuntime(tmp_path / "runtime", node_ip="127.0.0.1", use_cgroups=False)
+            await runtime.start()
+            kubelet = Kubelet(api, runtime, NODE, root_dir=tmp_path / "kubelet", options=fast_options())
+            stop = asyncio.Event()
+            task = asyncio.create_task(kubelet.run(stop))
+            try:
+                await asyncio.wait_for(kubelet.ready.wait(), 20)
+                if generation == 2:
+                    # the first status the new kubelet posts has the adopted probe-less container ready
+                    first = await eventually(lambda: kubelet.status.last(uid), timeout=10, what="a status")  # noqa: B023
+                    plain = [c for c in first["containerStatuses"] if c["name"] == "plain"]
+                    assert plain and plain[0]["ready"] is True, first
+                pod = await wait_pod(api, "kept", lambda p: conditions(p).get("Ready") == "True")
+                now = {c["name"]: c["containerID"] for c in pod["status"]["containerStatuses"]}
+                if generation == 1:
+                    ids = now
+                else:
+                    assert now == ids, "not adopted: the containers were replaced"
+                    assert all(c["restartCount"] == 0 for c in pod["status"]["containerStatuses"])
+                    assert container_status(pod, "probed")["ready"] is True
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 20)
+                await runtime.close()
+    finally:
+        await runtime.start()
+        for status in await runtime.list_containers():
+            if status.state == "running":
+                with contextlib.suppress(Exception):
+                    await runtime.stop_container(status.id, 0)
+        await runtime.close()

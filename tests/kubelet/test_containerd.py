@@ -322,3 +322,44 @@ async def test_errors(env: Env) -> None:
     with pytest.raises(RuntimeError_) as failed:
         await env.container(sid, sandbox, "nocmd", ["/no/such/binary"])
     assert failed.value.reason == "StartError"
+
+
+async def test_detach_then_a_new_supervisor_reattaches_and_kill_all_cleans_up(env: Env) -> None:
+    sid, sandbox = await env.sandbox()
+    cid = await env.container(sid, sandbox, "sleeper", ["sleep", "3600"])
+    pid = env.supervisor.pid
+    assert pid is not None
+    # what a `kyb server` stop does: containerd and the pod keep running
+    await env.supervisor.detach()
+    await env.runtime.close()
+    assert _exists(f"/proc/{pid}")
+    assert env.supervisor.running_pid() == pid  # found again through containerd.pid
+    # the next start re-attaches (no second containerd on the same state)
+    again = ContainerdSupervisor(
+        env.supervisor.root_dir, pod_cidr=env.cidr, bridge=env.supervisor.bridge, import_pause_image=False
+    )
+    await again.start()
+    try:
+        assert again.pid == pid and again.restarts == 0
+        await env.runtime.start()
+        assert (await env.runtime.container_status(cid)).state == "running"
+        # supervision covers the adopted containerd too: killed, it is restarted
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if again.restarts and again.pid not in (None, pid):
+                break
+            await asyncio.sleep(0.1)
+        await again.wait_ready(20)
+        assert again.restarts == 1 and again.pid not in (None, pid)
+        assert (await env.runtime.container_status(cid)).state == "running"  # pods survive that too
+    finally:
+        await again.detach()
+    # `kyb killall`: a fresh supervisor stops pods, containerd and shims, and unmounts
+    killer = ContainerdSupervisor(
+        env.supervisor.root_dir, bridge=env.supervisor.bridge, import_pause_image=False
+    )
+    await killer.kill_all()
+    assert killer.running_pid() is None
+    assert killer.leftovers() == {"shims": [], "mounts": []}
+    assert not env.supervisor.pid_path.exists()

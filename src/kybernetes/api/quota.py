@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.pods import BEST_EFFORT, qos_class
 from kybernetes.api.validation.quantity import canonical, parse
 
 __all__ = [
@@ -194,19 +195,7 @@ def tracks(plural: str, group: str, resource_name: str) -> bool:
 
 # --- scopes -----------------------------------------------------------------------------------------------
 def _qos_best_effort(pod: Mapping[str, Any]) -> bool:
-    qos = (pod.get("status") or {}).get("qosClass")
-    if qos:
-        return bool(qos == "BestEffort")
-    for c in [
-        *((pod.get("spec") or {}).get("containers") or []),
-        *((pod.get("spec") or {}).get("initContainers") or []),
-    ]:
-        res = c.get("resources") or {}
-        if any(k in ("cpu", "memory") for k in (res.get("requests") or {})) or any(
-            k in ("cpu", "memory") for k in (res.get("limits") or {})
-        ):
-            return False
-    return True
+    return qos_class(pod) == BEST_EFFORT
 
 
 def _scope_matches(scope: str, operator: str, values: list[str], pod: Mapping[str, Any]) -> bool:

@@ -5,6 +5,13 @@ isolation-free process runtime; ``--runtime`` overrides it, and ``--simulate N``
 simulated nodes from this one process instead of a kubelet. Agents authenticate to the API server with
 the cluster's node token, and the API server reaches each kubelet's streaming server (logs, exec,
 attach, port-forward) with that same token.
+
+Lifecycle (as upstream's kubelet and k3s): stopping ``kyb server`` / ``kyb agent`` (SIGTERM, or even
+SIGKILL) leaves the pods running: the process runtime's pod processes, and the supervised containerd with
+its shims and pods. The next start re-attaches to that containerd and the kubelet adopts the pods still
+bound to the node (same container IDs, no restart) and removes the others. ``kyb killall`` (like
+``k3s-killall.sh``) is the explicit stop: it stops a server/agent still running on the data dir, every pod
+of both runtimes, containerd and its shims, and cleans up mounts, the bridge and ``ip_forward``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,23 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     imp.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes"), type=os.path.expanduser)
     imp.add_argument("--container-runtime-endpoint", default=None)
     imp.add_argument("--log-level", default="INFO")
+    kill = sub.add_parser(
+        "killall",
+        help="stop the server/agent on a data dir, every pod, containerd and its shims; clean up (k3s-killall)",
+    )
+    kill.add_argument(
+        "--data-dir",
+        default=None,
+        type=os.path.expanduser,
+        help="a `kyb server` data dir (default ~/.kybernetes unless --agent-data-dir is given)",
+    )
+    kill.add_argument(
+        "--agent-data-dir",
+        default=None,
+        type=os.path.expanduser,
+        help="a `kyb agent` data dir (default <data-dir>/agent, where `kyb server` keeps its agent)",
+    )
+    kill.add_argument("--log-level", default="INFO")
 
 
 def add_agent_options(p: argparse.ArgumentParser) -> None:
@@ -169,9 +193,14 @@ async def _containerd_runtime(args: argparse.Namespace, root_dir: Path, handle: 
         try:
             await supervisor.start()
         except Exception:
-            await supervisor.close(remove_pods=True)
+            if supervisor.reattached:
+                await supervisor.detach()  # a containerd with pods that an earlier agent left: keep them
+            else:
+                await supervisor.close(remove_pods=True)
             raise
-        handle.closers.append(lambda: supervisor.close(remove_pods=True))
+        # Pods outlive the agent (as they outlive a kubelet restart): leave containerd running; the next
+        # start re-attaches to it, and `kyb killall` stops it with its pods.
+        handle.closers.append(supervisor.detach)
         endpoint = supervisor.endpoint
     return ContainerdRuntime(endpoint, pod_cidr=args.pod_cidr, log_root=str(root_dir / "pod-logs"))
 
@@ -188,9 +217,11 @@ def _free_port(host: str) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    """``kyb agent`` and ``kyb images import``."""
+    """``kyb agent``, ``kyb images import`` and ``kyb killall``."""
     if args.command == "images":
         return await _images(args)
+    if args.command == "killall":
+        return await killall(*_killall_dirs(args))
     from kybernetes.client import ApiClient, ClientConfig
 
     if not args.token:
@@ -219,10 +250,118 @@ async def run(args: argparse.Namespace) -> int:
         token=args.token,
         ssl_files=(pki.server_cert, pki.server_key),
     )
+    pid_file = write_pid_file(root_dir / PID_FILE)
     await stop.wait()
     await handle.close()
     await api.close()
+    remove_pid_file(pid_file)
     return 0
+
+
+# --- pid files and killall ----------------------------------------------------------------------------
+PID_FILE = "kyb.pid"  # in a server's data dir and in an agent's data dir: "<pid> <kernel start time>"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        return Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def write_pid_file(path: Path) -> Path:
+    with contextlib.suppress(OSError):
+        path.write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    return path
+
+
+def remove_pid_file(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.read_text().split()[:1] == [str(os.getpid())]:
+            path.unlink()
+
+
+def _live_pid(path: Path) -> int | None:
+    """The pid in a pid file when that process (same start time) still runs."""
+    try:
+        pid_text, start = path.read_text().split()[:2]
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and _start_time(pid) == start else None
+
+
+async def _stop_process(pid: int, grace: float = 45.0) -> None:
+    from kybernetes.kubelet.runtimes.containerd_supervisor import wait_pid
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(wait_pid(pid), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.wait_for(wait_pid(pid), 10)
+
+
+def _killall_dirs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    agent_dir = Path(args.agent_data_dir) if args.agent_data_dir else None
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is None and agent_dir is None:
+        data_dir = Path(os.path.expanduser("~/.kybernetes"))
+    return data_dir, agent_dir
+
+
+async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
+    """``kyb killall``: stop the server (``data_dir``) and/or agent (``agent_dir``, default
+    ``<data_dir>/agent``) still running there, every pod they left, containerd and its shims; clean up."""
+    if agent_dir is None:
+        assert data_dir is not None
+        agent_dir = data_dir / "agent"
+    pid_paths = [agent_dir / PID_FILE] if data_dir is None else [data_dir / PID_FILE, agent_dir / PID_FILE]
+    for pid_path in pid_paths:
+        pid = _live_pid(pid_path)
+        if pid is not None:
+            print(f"stopping kyb (pid {pid})", flush=True)
+            await _stop_process(pid)
+        with contextlib.suppress(OSError):
+            pid_path.unlink()
+    stopped = 0
+    if (agent_dir / "process").is_dir():
+        stopped += await _kill_process_pods(agent_dir / "process")
+    containerd_dir = agent_dir / "containerd"
+    if containerd_dir.is_dir():
+        from kybernetes.kubelet.runtimes.containerd_supervisor import ContainerdSupervisor
+
+        supervisor = ContainerdSupervisor(containerd_dir, import_pause_image=False)
+        had = supervisor.running_pid() is not None or bool(supervisor.leftovers()["shims"])
+        await supervisor.kill_all()
+        left = supervisor.leftovers()
+        if had:
+            print("stopped containerd, its shims and pods", flush=True)
+        if left["shims"] or left["mounts"]:
+            print(f"left behind: {left}", flush=True)
+            return 1
+    print(f"stopped {stopped} process-runtime container(s)", flush=True)
+    return 0
+
+
+async def _kill_process_pods(root: Path) -> int:
+    from kybernetes.kubelet.runtimes.process import ProcessRuntime
+
+    runtime = ProcessRuntime(root)
+    await runtime.start()
+    try:
+        containers = await runtime.list_containers()
+        running = [c for c in containers if c.state == "running"]
+        await asyncio.gather(*(runtime.stop_container(c.id, 0) for c in running), return_exceptions=True)
+        for sandbox_id, _config in await runtime.list_sandboxes():
+            with contextlib.suppress(Exception):
+                await runtime.stop_sandbox(sandbox_id)
+                await runtime.remove_sandbox(sandbox_id)
+        return len(running)
+    finally:
+        await runtime.close()
 
 
 async def _images(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """``kyb``: the command line. The one place that wires components together.
 
 Subcommands: ``server`` (control plane, ``cli/server.py``), ``scheduler`` and ``controller-manager``
-(each a separate process talking to a server through a kubeconfig, ``cli/components.py``).
+(each a separate process talking to a server through a kubeconfig, ``cli/components.py``), ``agent``,
+``images`` and ``killall`` (``cli/agent.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "server":
         return asyncio.run(server.run(args))
-    if args.command in ("agent", "images"):
+    if args.command in ("agent", "images", "killall"):
         return asyncio.run(agent.run(args))
     return asyncio.run(components.run(args))
 

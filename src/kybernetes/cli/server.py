@@ -119,6 +119,7 @@ async def run(args: argparse.Namespace) -> int:
             ssl_files=ssl_files,
         )
         agent.closers.append(agent_api.close)
+    pid_file = agent_cli.write_pid_file(data_dir / agent_cli.PID_FILE)  # for `kyb killall`
     print(f"kybernetes API server listening on {url}", flush=True)
     if pki is not None:
         print(f"  export KUBECONFIG={kubeconfig_path}\n  kubectl get namespaces", flush=True)
@@ -136,6 +137,7 @@ async def run(args: argparse.Namespace) -> int:
     await runner.cleanup()
     await ctx.close()
     await store.close()
+    agent_cli.remove_pid_file(pid_file)
     return 0
 
 

@@ -186,6 +186,7 @@ class Kubelet:
             if source == "api" or worker.state.source == source:
                 worker.update(pod)
             return
+        self.objects.register_pod(pod)  # a new pod's volumes and env see current values
         worker = PodWorker(self._ctx, PodState(uid, pod, source=source))
         self.workers[uid] = worker
         if not self._defer_start:
@@ -334,6 +335,21 @@ class Kubelet:
             rec.container_id, rec.status, rec.restart_count = cs.id, cs, cs.attempt
             rec.log_path, rec.waiting_reason = cs.log_path, ""
         st.initialized = any(r.container_id for r in st.containers.values() if not r.init and not r.ephemeral)
+        with contextlib.suppress(Exception):
+            ss = await self.runtime.sandbox_status(sandbox_id)
+            st.pod_ip = ss.ip or st.pod_ip or self.node_ip
+        # Probe state lives in this process: an adopted container that is still running gets its probe
+        # workers again (readiness starts False until a probe succeeds, or True without a readiness
+        # probe, as for a new container); without this it would stay not ready (ContainersNotReady).
+        for rec in st.containers.values():
+            spec = inits.get(rec.name) or apps.get(rec.name)
+            if (
+                spec is not None
+                and rec.container_id
+                and rec.status is not None
+                and rec.status.state == "running"
+            ):
+                self.probes.start(st.pod, spec, rec.container_id, st.pod_ip or self.node_ip)
 
     # --- running ----------------------------------------------------------------------------------------
     async def _register(self, stop: asyncio.Event) -> None:
@@ -372,6 +388,7 @@ class Kubelet:
                 options=self.options,
                 volumes=VolumeManager(self.root_dir, self.objects),
                 source=self.objects,
+                env_source=self.objects.current,
                 recorder=self.recorder,
                 probes=self.probes,
                 status=self.status,

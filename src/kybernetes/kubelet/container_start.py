@@ -140,7 +140,12 @@ async def start_container(
         return retry
     try:
         env_list = await build_env(
-            st.pod, c, ctx.source, host_ip=ctx.node_ip, pod_ip=st.pod_ip, node_allocatable=ctx.allocatable()
+            st.pod,
+            c,
+            ctx.env_source or ctx.source,
+            host_ip=ctx.node_ip,
+            pod_ip=st.pod_ip,
+            node_allocatable=ctx.allocatable(),
         )
         env = dict(env_list)
         mounts = await asyncio.to_thread(mounts_for, c, volumes, env)

@@ -22,11 +22,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes.api.pods import qos_class
 from kybernetes.client import ApiClient, StatusError
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
 from kybernetes.kubelet.runtime import ContainerStatus
 
-__all__ = ["StatusManager", "compute_status", "get_phase", "qos_class", "rfc3339"]
+__all__ = ["StatusManager", "compute_status", "get_phase", "rfc3339"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -35,24 +36,6 @@ TERMINAL = ("Succeeded", "Failed")
 
 def rfc3339(ts: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def qos_class(pod: Mapping[str, Any]) -> str:
-    """Guaranteed / Burstable / BestEffort from requests and limits (upstream's ``GetPodQOS``)."""
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set, guaranteed = False, True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if any(k in ("cpu", "memory") for k in (*req, *lim)):
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 # --- containers ---------------------------------------------------------------------------------------

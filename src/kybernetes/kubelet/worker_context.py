@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kybernetes.client import ApiClient, EventRecorder
 from kybernetes.kubelet.backoff import Backoff
+from kybernetes.kubelet.env import ObjectSource
 from kybernetes.kubelet.options import KubeletOptions
 from kybernetes.kubelet.probes import ProbeManager
 from kybernetes.kubelet.runtime import Runtime
@@ -53,6 +54,9 @@ class WorkerContext:
     probes: ProbeManager
     status: StatusManager
     allocatable: Callable[[], dict[str, str]]
+    # Current (uncached) configMaps and secrets for the environment of a container being started;
+    # ``source`` (cached) when unset. Cached reads are fine only for volume refreshes.
+    env_source: ObjectSource | None = None
     restart_backoff: Backoff = field(init=False)
     pull_backoff: Backoff = field(init=False)
 

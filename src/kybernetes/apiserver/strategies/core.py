@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from kybernetes.api import errors
+from kybernetes.api.pods import compute_qos_class
 from kybernetes.apiserver.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -16,29 +17,14 @@ DEFAULT_POD_GRACE_SECONDS = 30
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
-def qos_class(pod: dict[str, Any]) -> str:
-    """Guaranteed / Burstable / BestEffort from the containers' requests and limits, as upstream."""
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = (c or {}).get("resources") or {}
-        req = res.get("requests") or {}
-        lim = res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
 class PodStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+        obj["status"] = {"phase": "Pending"}
+
+    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+        # After defaulting (requests default to limits) and mutating admission (LimitRanger), as upstream
+        # computes it on the decoded, defaulted and admitted pod.
+        obj.setdefault("status", {})["qosClass"] = compute_qos_class(obj)
 
     def prepare_for_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """``pods/ephemeralcontainers`` changes ``spec.ephemeralContainers`` only (upstream's

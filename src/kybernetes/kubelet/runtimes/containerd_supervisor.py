@@ -16,14 +16,26 @@ it can under ``root_dir``:
   brought up by the CRI plugin itself with CNI's ``loopback`` plugin from the same directory;
 - plugins it does not need disabled (btrfs, zfs, devmapper, aufs, tracing, opt).
 
-``await start()`` writes that configuration, starts ``containerd --config`` as a child process, waits for
-the CRI service to answer and imports the pause image (built with umoci from busybox-static and cached
-in ``root_dir``). If containerd exits unexpectedly it is restarted with exponential back-off (0.5 s
-doubling to 30 s, reset after 60 s of running); ``restarts`` counts them. ``await close()`` stops it
-(SIGTERM, then SIGKILL). Pods keep running across a containerd restart, as with a system containerd;
-``close(remove_pods=True)`` first stops and removes every pod sandbox (and its pod cgroup), then reaps
-leftover shims, mounts and the bridge, and turns ``net.ipv4.ip_forward`` back off if it was off before
-``start`` (what tests and a ``kyb server`` shutdown want).
+``await start()`` writes that configuration, starts ``containerd --config`` in its own session, records
+its pid (and kernel start time, against pid reuse) in ``containerd.pid``, waits for the CRI service to
+answer and imports the pause image (built with umoci from busybox-static and cached in ``root_dir``).
+If containerd exits unexpectedly it is restarted with exponential back-off (0.5 s doubling to 30 s,
+reset after 60 s of running); ``restarts`` counts them. Pods keep running across a containerd restart,
+as with a system containerd.
+
+Lifecycle across agent restarts (upstream runs containerd as a long-lived system service; k3s keeps its
+containerd and pods across a k3s restart and offers ``k3s-killall.sh``; so do we):
+
+- ``detach()`` (what a ``kyb server`` / ``kyb agent`` stop does) stops supervising and leaves containerd,
+  its shims and the pods running;
+- ``start()`` first looks for a containerd already serving this ``root_dir`` (the pid file, else a
+  ``containerd --config <our config>`` process) and re-attaches to it instead of spawning a second one;
+  the kubelet then adopts the pods it finds (``agent.Kubelet``);
+- ``close()`` stops containerd (SIGTERM, then SIGKILL; pods keep running in their shims);
+  ``close(remove_pods=True)`` and ``kill_all()`` (``kyb killall``) first stop and remove every pod
+  sandbox (and its pod cgroup), then reap leftover shims, mounts and the bridge, and turn
+  ``net.ipv4.ip_forward`` back off if it was off before containerd was first started here (recorded in
+  ``ip_forward.before``).
 
 Things containerd 1.6 still writes outside ``root_dir``: shim sockets and fifos in ``/run/containerd``
 and libcni's result cache in ``/var/lib/cni`` (emptied when sandboxes are removed). The bridge plugin
@@ -60,6 +72,7 @@ __all__ = [
     "ContainerdSupervisor",
     "containerd_available",
     "endpoint_from_flag",
+    "wait_pid",
 ]
 
 log = logging.getLogger(__name__)
@@ -136,6 +149,8 @@ class ContainerdSupervisor:
         self.backoff_max = backoff_max
         self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
+        self._adopted: int | None = None  # pid of a containerd started by an earlier supervisor
+        self.reattached = False  # the last start() re-attached to a running containerd
         self._monitor: asyncio.Task[None] | None = None
         self._closing = False
         self._started_at = 0.0
@@ -166,8 +181,44 @@ class ContainerdSupervisor:
         return self.root_dir / "cni" / "net.d"
 
     @property
+    def pid_path(self) -> Path:
+        return self.root_dir / "containerd.pid"
+
+    @property
     def pid(self) -> int | None:
+        if self._adopted is not None:
+            return self._adopted if _alive(self._adopted) else None
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
+    def running_pid(self) -> int | None:
+        """The pid of a containerd serving this ``root_dir`` (started by any supervisor), or None."""
+        try:
+            pid_text, start_text = self.pid_path.read_text().split()[:2]
+            pid = int(pid_text)
+            if _start_time(pid) == start_text and self._is_ours(pid):
+                return pid
+        except (OSError, ValueError):
+            pass
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and self._is_ours(int(entry)):
+                return int(entry)
+        return None
+
+    def _is_ours(self, pid: int) -> bool:
+        try:
+            argv = Path("/proc", str(pid), "cmdline").read_bytes().split(b"\0")
+            state = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return (
+            state != "Z"
+            and os.path.basename(argv[0]) == os.path.basename(self.containerd_bin).encode()
+            and str(self.config_path).encode() in argv
+        )
+
+    def _write_pid(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            self.pid_path.write_text(f"{pid} {_start_time(pid)}\n")
 
     # --- configuration -------------------------------------------------------------------------------
     def cni_conflist(self) -> dict[str, object]:
@@ -254,10 +305,22 @@ class ContainerdSupervisor:
         if shutil.which(self.containerd_bin) is None:
             raise ContainerdStartError(f"{self.containerd_bin} not found (apt-get install containerd runc)")
         self._closing = False
-        if self._ip_forward_before is None:
-            self._ip_forward_before = _read(_IP_FORWARD)
-        self.write_config()
-        await self._spawn()
+        self._remember_ip_forward()
+        running = await asyncio.to_thread(self.running_pid)
+        self.reattached = running is not None
+        if running is not None:
+            # Left running by an earlier agent (``detach``): re-attach, keeping its pods.
+            self._adopted = running
+            self._started_at = time.monotonic()
+            log.info("re-attached to running containerd (pid %s, socket %s)", running, self.socket)
+            with contextlib.suppress(OSError):
+                if self.config_path.read_text() != self.config_toml():
+                    log.warning(
+                        "containerd runs with an older configuration; `kyb killall` and restart to apply it"
+                    )
+        else:
+            self.write_config()
+            await self._spawn()
         try:
             await self._wait_ready(self.startup_timeout)
             if self.import_pause_image:
@@ -266,7 +329,10 @@ class ContainerdSupervisor:
                 except ImageToolError as e:
                     raise ContainerdStartError(f"could not provide the pause image: {e}") from e
         except BaseException:
-            await self._terminate()
+            if self.reattached:
+                self._adopted = None  # not ours to stop: its pods keep running
+            else:
+                await self._terminate()
             raise
         self._monitor = asyncio.create_task(self._supervise(), name="containerd-supervisor")
 
@@ -286,8 +352,22 @@ class ContainerdSupervisor:
             )
         finally:
             logfile.close()
+        self._adopted = None
         self._started_at = time.monotonic()
+        self._write_pid(self._proc.pid)
         log.info("containerd started (pid %s, socket %s)", self._proc.pid, self.socket)
+
+    def _remember_ip_forward(self) -> None:
+        """What ``net.ipv4.ip_forward`` was before the first containerd here (the bridge turns it on)."""
+        path = self.root_dir / "ip_forward.before"
+        if self._ip_forward_before is None:
+            with contextlib.suppress(OSError):
+                self._ip_forward_before = path.read_text().strip() or None
+        if self._ip_forward_before is None:
+            self._ip_forward_before = _read(_IP_FORWARD)
+            with contextlib.suppress(OSError):
+                self.root_dir.mkdir(parents=True, exist_ok=True)
+                path.write_text(self._ip_forward_before + "\n")
 
     def _open_log(self) -> Any:
         return open(self.log_path, "ab")  # handed to the child; the caller closes it
@@ -306,7 +386,7 @@ class ContainerdSupervisor:
         deadline = time.monotonic() + limit
         last_error = ""
         while time.monotonic() < deadline:
-            if self._proc is None or self._proc.returncode is not None:
+            if self.pid is None:
                 raise ContainerdStartError(f"containerd exited during start-up:\n{self._log_tail()}")
             if self.socket.exists():
                 try:
@@ -332,9 +412,12 @@ class ContainerdSupervisor:
     async def _supervise(self) -> None:
         delay = self.backoff_initial
         while not self._closing:
-            proc = self._proc
-            assert proc is not None
-            code = await proc.wait()
+            if self._adopted is not None:
+                code: int | None = await wait_pid(self._adopted)
+            else:
+                proc = self._proc
+                assert proc is not None
+                code = await proc.wait()
             if self._closing:
                 return
             ran = time.monotonic() - self._started_at
@@ -357,6 +440,19 @@ class ContainerdSupervisor:
         await self._wait_ready(limit)
 
     async def _terminate(self, grace: float = 10.0) -> None:
+        if self._adopted is not None:
+            pid, self._adopted = self._adopted, None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(wait_pid(pid), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                await asyncio.wait_for(wait_pid(pid), 10)
+            with contextlib.suppress(OSError):
+                self.pid_path.unlink()
+            return
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
@@ -368,16 +464,50 @@ class ContainerdSupervisor:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        with contextlib.suppress(OSError):
+            self.pid_path.unlink()
 
-    async def close(self, *, remove_pods: bool = False) -> None:
-        """Stop containerd. With ``remove_pods``, first remove every pod and then reap what is left."""
+    async def _stop_supervising(self) -> None:
         self._closing = True
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
             self._monitor = None
-        if remove_pods and self._proc is not None and self._proc.returncode is None:
+
+    async def detach(self) -> None:
+        """Stop supervising and leave containerd, its shims and pods running (a later ``start`` re-attaches)."""
+        await self._stop_supervising()
+        if self.pid is not None:
+            log.info("leaving containerd running (pid %s); `kyb killall` stops it and its pods", self.pid)
+        self._proc = None
+        self._adopted = None
+
+    async def kill_all(self) -> None:
+        """Stop every pod, containerd and its shims, and clean up mounts and network state (``kyb killall``).
+
+        Works whether or not containerd is running: when only shims are left (containerd died), a
+        containerd is started on the same state to stop and remove the pods properly first.
+        """
+        if self.pid is None:
+            running = await asyncio.to_thread(self.running_pid)
+            if running is not None:
+                self._adopted = running
+            elif self._our_shims() and self.config_path.exists() and shutil.which(self.containerd_bin):
+                self._closing = False
+                self._remember_ip_forward()
+                await self._spawn()
+                try:
+                    await self._wait_ready(self.startup_timeout)
+                except ContainerdStartError as e:
+                    log.warning("could not start containerd to remove its pods: %s", e)
+        self._remember_ip_forward()
+        await self.close(remove_pods=True)
+
+    async def close(self, *, remove_pods: bool = False) -> None:
+        """Stop containerd. With ``remove_pods``, first remove every pod and then reap what is left."""
+        await self._stop_supervising()
+        if remove_pods and self.pid is not None:
             try:
                 await self.remove_all_pods()
             except Exception as e:  # containerd may be broken; the reaping below still runs
@@ -456,6 +586,43 @@ class ContainerdSupervisor:
     def leftovers(self) -> dict[str, Sequence[object]]:
         """What a clean shutdown should not leave: live shims, mounts under root_dir."""
         return {"shims": self._our_shims(), "mounts": self._our_mounts()}
+
+
+def _start_time(pid: int) -> str:
+    """The kernel start time of ``pid`` (field 22 of /proc/<pid>/stat), "" when it is gone."""
+    try:
+        return Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def wait_pid(pid: int) -> int | None:
+    """Wait for a process that is not our child to exit (a pidfd, else polling). Its exit code is unknown."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        loop = asyncio.get_running_loop()
+        gone = loop.create_future()
+        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        try:
+            await gone
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+    else:
+        while _alive(pid):  # noqa: ASYNC110 -- no pidfd (kernel < 5.3): nothing to wait on but time
+            await asyncio.sleep(0.5)
+    return None
 
 
 def _write(path: str, text: str) -> None:
