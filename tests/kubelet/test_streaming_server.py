@@ -76,6 +76,8 @@ async def run_session(
         async for msg in ws:
             assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
             channel, data = channels.decode(ws.protocol or channels.V5, msg.data)
+            if not data:
+                continue  # the "session established" message
             if channel == channels.ERROR:
                 status = json.loads(data)
             else:

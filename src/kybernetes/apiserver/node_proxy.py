@@ -8,8 +8,9 @@ kubelet (``status.addresses``: InternalIP, else Hostname, else ExternalIP; port
   answer back as ``text/plain``;
 - ``exec``/``attach``/``portforward``: opens a websocket to the kubelet offering the subprotocols the
   client offered, then accepts the client's websocket with the one the kubelet chose and pipes messages
-  both ways until either side closes (the close code travels too). The channel protocol
-  (``v5.channel.k8s.io``) and the SPDY-in-websocket tunnel of port-forward pass through unchanged.
+  both ways until either side closes (the close code travels too). The channel protocols
+  (``v5.channel.k8s.io`` and older, text or binary messages alike) and both port-forward flavours (the
+  SPDY-in-websocket tunnel, and channels with ``?ports=``, passed on) go through unchanged.
 
 Errors become Status responses as upstream words them: a container that must be named (400), a node
 without an address (500), a kubelet that cannot be dialed (502 ``error dialing backend``), and whatever
@@ -213,9 +214,10 @@ class NodeProxy:
             return await self._websocket(request, node_name, f"{base}{path}?{urlencode(params_list)}")
         if sub == "portforward":
             base = await self._kubelet_base(node_name)
-            return await self._websocket(
-                request, node_name, f"{base}/portForward/{quote(namespace)}/{quote(name)}"
-            )
+            url = f"{base}/portForward/{quote(namespace)}/{quote(name)}"
+            # the channel protocol names its ports in the query (the kubelet checks them)
+            ports = [("ports", p) for p in q.getall("ports", [])]
+            return await self._websocket(request, node_name, f"{url}?{urlencode(ports)}" if ports else url)
         raise errors.not_found_raw("the server could not find the requested resource")
 
     async def _kubelet_base(self, node_name: str) -> str:

@@ -3,8 +3,11 @@
 - ``GET /containerLogs/{namespace}/{pod}/{container}?follow&previous&tailLines&sinceSeconds&sinceTime&
   timestamps&limitBytes``: ``text/plain``, streamed from the container's CRI log file.
 - ``GET /exec/{namespace}/{pod}[/{uid}]/{container}?command=..&stdin&stdout&stderr&tty`` and
-  ``/attach/...``: websocket, ``v5.channel.k8s.io`` (also ``v4`` and the base64 variants).
-- ``GET /portForward/{namespace}/{pod}[/{uid}]``: websocket ``SPDY/3.1+portforward.k8s.io``.
+  ``/attach/...``: websocket, ``v5.channel.k8s.io`` (also ``v4``, ``channel.k8s.io``, no subprotocol,
+  and the base64 variants; see ``streaming/channels.py``).
+- ``GET /portForward/{namespace}/{pod}[/{uid}]``: websocket ``SPDY/3.1+portforward.k8s.io`` (kubectl), or
+  the channel protocol ``v4.channel.k8s.io`` / ``v4.base64.channel.k8s.io`` / none with ``?ports=``
+  (the Python client).
 - ``GET /healthz``: ``ok`` (no authentication).
 
 When ``auth_token`` is set every other path requires ``Authorization: Bearer <token>``. Errors are
@@ -33,7 +36,12 @@ from kybernetes.api import errors
 from kybernetes.kubelet.runtime import Runtime
 from kybernetes.kubelet.streaming import channels
 from kybernetes.kubelet.streaming.logs import LogOptions, LogOptionsError, stream_log
-from kybernetes.kubelet.streaming.portforward import PortForwardSession
+from kybernetes.kubelet.streaming.portforward import (
+    ChannelPortForward,
+    PortForwardSession,
+    PortsError,
+    parse_ports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +277,10 @@ class KubeletServer:
         protocol = self._negotiate(request, channels.PROTOCOLS)
         runtime, container_id, _ = await self._find(ns, pod, container)
         self._track()
-        ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0, timeout=5.0)
+        ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=0, timeout=5.0)
         await ws.prepare(request)
         session = channels.ChannelSession(ws, protocol, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        await session.hello()
         reader = asyncio.create_task(session.read_loop())
         if command is not None:
             work: asyncio.Task[Any] = asyncio.create_task(
@@ -310,28 +319,45 @@ class KubeletServer:
     # --- port-forward --------------------------------------------------------------------------------
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         ns, pod = request.match_info["namespace"], request.match_info["pod"]
-        protocol = self._negotiate(request, (channels.PORT_FORWARD_SPDY_WEBSOCKET,))
+        offered = channels.offered_protocols(request.headers.get("Sec-WebSocket-Protocol"))
+        # like upstream, the SPDY tunnel wins whenever the client offers it
+        tunnel = channels.PORT_FORWARD_SPDY_WEBSOCKET in offered
+        supported = (channels.PORT_FORWARD_SPDY_WEBSOCKET, *channels.PORT_FORWARD_PROTOCOLS)
+        protocol = channels.PORT_FORWARD_SPDY_WEBSOCKET if tunnel else self._negotiate(request, supported)
+        ports: list[int] = []
+        if not tunnel:
+            try:
+                ports = parse_ports(request.query.getall("ports", []))
+            except PortsError as exc:
+                raise errors.bad_request(str(exc)) from exc
         try:
             sandbox_id = await _maybe_await(self.provider.sandbox_of(ns, pod))
         except LookupError as exc:
             raise _lookup_error(exc) from exc
         runtime = self.provider.runtime
         self._track()
-        ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0, timeout=5.0)
+        ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=0, timeout=5.0)
         await ws.prepare(request)
 
         async def open_port(port: int) -> Any:
             return await runtime.port_forward(sandbox_id, port)
 
-        session = PortForwardSession(ws.send_bytes, open_port, pod=f"{ns}/{pod}")
+        async def send(message: bytes | str) -> None:
+            if isinstance(message, str):
+                await ws.send_str(message)
+            else:
+                await ws.send_bytes(message)
 
-        async def messages() -> AsyncIterator[bytes]:
+        async def messages() -> AsyncIterator[Any]:
             async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
+                if msg.type == WSMsgType.BINARY or (msg.type == WSMsgType.TEXT and not tunnel):
                     yield msg.data
 
         try:
-            await session.run(messages())
+            if tunnel:
+                await PortForwardSession(ws.send_bytes, open_port, pod=f"{ns}/{pod}").run(messages())
+            else:
+                await ChannelPortForward(send, open_port, protocol, ports, pod=f"{ns}/{pod}").run(messages())
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
