@@ -400,7 +400,7 @@ class ChannelPortForward:
         try:
             outbound = asyncio.create_task(self._pump_out(data_channel, chunks))
             inbound = asyncio.create_task(self._pump_in(self._inbound[index], send))
-            done, pending = await asyncio.wait({outbound, inbound}, return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait({outbound, inbound}, return_when=asyncio.FIRST_COMPLETED)
             if pending:
                 await asyncio.wait(pending, timeout=self._linger)
             for task in (outbound, inbound):
