@@ -284,3 +284,102 @@ async def test_port_forward_unknown_pod_fails_before_the_upgrade(kubelet: Kubele
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await kubelet.ws("/portForward/default/ghost", protocols=(channels.PORT_FORWARD_SPDY_WEBSOCKET,))
     assert info.value.status == 400
+
+
+# --- port-forward over the websocket channel protocol (the Python client's way) ------------------------
+async def _next_channel(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, bytes]:
+    async with asyncio.timeout(TIMEOUT):
+        msg = await ws.receive()
+    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+    return channels.decode(ws.protocol or channels.V4, msg.data)
+
+
+async def test_channel_port_forward_two_ports(kubelet: Kubelet) -> None:
+    from tests.kubelet.test_streaming_support import free_port
+
+    closed = free_port()
+    async with echo_server() as port:
+        ws = await kubelet.ws(
+            f"/portForward/default/web?ports={port},{closed}", protocols=(channels.V5, channels.V4)
+        )
+        assert ws.protocol == channels.V4  # port-forward has no v5
+        # every channel opens with its port, little-endian
+        first = [await _next_channel(ws) for _ in range(4)]
+        prefixes = [port.to_bytes(2, "little")] * 2 + [closed.to_bytes(2, "little")] * 2
+        assert sorted(first) == list(enumerate(prefixes))
+        # the closed port reports on its error channel; the open one echoes
+        await ws.send_str("\x00text ")  # text messages count on the binary protocol too
+        await ws.send_bytes(b"\x00and bytes")
+        got: dict[int, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            while got.get(0, b"") != b"text and bytes" or 3 not in got:
+                channel, data = await _next_channel(ws)
+                got[channel] = got.get(channel, b"") + data
+        assert got[3].startswith(f"error forwarding port {closed} to pod default/web: ".encode()), got
+        assert 2 not in got
+        await ws.close()
+    await until(lambda: not kubelet.server._sessions)
+
+
+async def test_channel_port_forward_over_base64_ends_when_the_pod_side_closes(kubelet: Kubelet) -> None:
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.readline()
+        writer.write(b"got " + data)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ws = await kubelet.ws(f"/portForward/default/web?ports={port}", protocols=(channels.V4_BASE64,))
+        assert ws.protocol == channels.V4_BASE64
+        prefix = port.to_bytes(2, "little")
+        assert sorted([await _next_channel(ws), await _next_channel(ws)]) == [(0, prefix), (1, prefix)]
+        await ws.send_str(channels.encode(channels.V4_BASE64, 0, b"ping\n"))  # type: ignore[arg-type]
+        data = b""
+        async with asyncio.timeout(TIMEOUT):
+            async for msg in ws:
+                assert msg.type == aiohttp.WSMsgType.TEXT
+                channel, chunk = channels.decode(channels.V4_BASE64, msg.data)
+                assert channel == 0, (channel, chunk)
+                data += chunk
+        assert data == b"got ping\n"
+        assert ws.close_code == 1000  # the server closed once the only port was done
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_channel_port_forward_bad_ports_fail_before_the_upgrade(kubelet: Kubelet) -> None:
+    for query, message in (
+        ("", 'query parameter "ports" is required'),
+        ("?ports=1,x", 'unable to parse "1,x" as a port: strconv.ParseUint: parsing "x": invalid syntax'),
+    ):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await kubelet.ws("/portForward/default/web" + query, protocols=(channels.V4,))
+        assert info.value.status == 400
+        assert info.value.headers is not None
+        assert json.loads(info.value.headers[STATUS_HEADER])["message"] == message
+
+
+# --- legacy channel protocols --------------------------------------------------------------------------
+async def test_exec_over_v1_protocols_and_no_protocol(kubelet: Kubelet) -> None:
+    for offer in ((channels.V1,), (channels.V1_BASE64,), ()):
+        ws = await kubelet.ws(
+            "/exec/default/web/app?command=sh&command=-c&command=read x; echo $x; exit 2&stdin=1&stdout=1",
+            protocols=offer,
+        )
+        assert ws.protocol == (offer[0] if offer else None)
+        first = await _next_channel(ws)
+        assert first == (channels.STDOUT, b"")  # the session-established message
+        await ws.send_bytes(b"\x00" if offer != (channels.V1_BASE64,) else b"0")  # empty stdin is fine
+        line = channels.encode(offer[0] if offer else channels.NONE, channels.STDIN, b"legacy\n")
+        await (ws.send_str(line) if isinstance(line, str) else ws.send_bytes(line))
+        got: dict[int, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            async for msg in ws:
+                channel, data = channels.decode(offer[0] if offer else channels.NONE, msg.data)
+                got[channel] = got.get(channel, b"") + data
+        assert got[channels.STDOUT] == b"legacy\n"
+        # v1 statuses are the bare message
+        assert got[channels.ERROR].decode().startswith("command terminated with non-zero exit code"), got
