@@ -388,3 +388,22 @@ def test_port_forward_over_channels_needs_ports(node: NodeServer, ns: str, sleep
     ):
         status, body = asyncio.run(_refused_upgrade(node, path + query, "v4.channel.k8s.io"))
         assert (status, body["reason"], body["message"]) == (400, "BadRequest", message), body
+
+
+# --- classic SPDY (kubectl's fallback; remotecommand v1-v5 and portforward.k8s.io) ------------------------
+SPDY_ENV = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+
+
+def test_kubectl_exec_over_classic_spdy(node: NodeServer, ns: str, sleeper: str) -> None:
+    res = node.server.kubectl(
+        "exec", sleeper, "-n", ns, "-v=8", "--", "echo", "hi", env=SPDY_ENV, check=False
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == "hi\n"
+    assert "SPDY" in res.stderr  # the request really went the SPDY way
+    res = node.server.kubectl(
+        "exec", sleeper, "-n", ns, "--", "sh", "-c", "echo o; echo e >&2; exit 3", env=SPDY_ENV, check=False
+    )
+    assert (res.returncode, res.stdout, res.stderr.splitlines()[0]) == (3, "o\n", "e"), res.stderr
+    res = node.server.kubectl("exec", "-i", sleeper, "-n", ns, "--", "cat", input="one\ntwo\n", env=SPDY_ENV)
+    assert res.stdout == "one\ntwo\n"
