@@ -15,16 +15,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import ssl
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import pytest
 
 from tests.e2e._node_agent import NodeServer, free_port, require_containerd, unique, wait_for
+from tests.e2e.conftest import KUBECTL, LineReader
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
@@ -324,19 +328,25 @@ def _recv_all(sock: Any, timeout: float = TIMEOUT) -> bytes:
     return b"".join(chunks)
 
 
-def test_python_client_port_forward(node: NodeServer, core: Any, ns: str) -> None:
-    from kubernetes.stream import portforward
-
+@pytest.fixture(scope="module")
+def web(node: NodeServer, ns: str) -> tuple[str, int, str]:
+    """A pod serving a token over HTTP: (pod name, port, token)."""
     f = node.flavor
     port = 8080 if node.runtime == "containerd" else free_port()
     token = unique("served")
-    name = unique("web")
     node.create_pod(
         ns,
-        name,
+        "web",
         {"containers": [f.container("c", f.http_server(port, token), ports=[{"containerPort": port}])]},
     )
-    node.wait_running(ns, name)
+    node.wait_running(ns, "web")
+    return "web", port, token
+
+
+def test_python_client_port_forward(core: Any, ns: str, web: tuple[str, int, str]) -> None:
+    from kubernetes.stream import portforward
+
+    name, port, token = web
 
     def get() -> tuple[bytes, str | None]:
         pf = portforward(core.connect_get_namespaced_pod_portforward, name, ns, ports=str(port))
@@ -356,6 +366,9 @@ def test_python_client_port_forward(node: NodeServer, core: Any, ns: str) -> Non
     reply, error = wait_for(served, timeout=30, interval=0.5, what="a response through port-forward")
     assert error is None, error
     assert reply.split(b"\r\n\r\n", 1)[1].strip() == token.encode()
+    # a second forward, right away
+    again, error = get()
+    assert error is None and again.endswith(token.encode() + b"\n"), again
 
 
 def test_python_client_port_forward_to_a_closed_port_reports_the_error(
@@ -407,3 +420,160 @@ def test_kubectl_exec_over_classic_spdy(node: NodeServer, ns: str, sleeper: str)
     assert (res.returncode, res.stdout, res.stderr.splitlines()[0]) == (3, "o\n", "e"), res.stderr
     res = node.server.kubectl("exec", "-i", sleeper, "-n", ns, "--", "cat", input="one\ntwo\n", env=SPDY_ENV)
     assert res.stdout == "one\ntwo\n"
+
+
+def test_kubectl_port_forward_over_classic_spdy(node: NodeServer, ns: str, web: tuple[str, int, str]) -> None:
+    name, port, token = web
+    kyb = node.server
+    env = {**os.environ, "KUBECONFIG": str(kyb.kubeconfig), "KUBECACHEDIR": str(kyb.cache_dir), **SPDY_ENV}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = subprocess.Popen(
+        [KUBECTL, "--cache-dir", str(kyb.cache_dir), "port-forward", "-n", ns, f"pod/{name}", f":{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    reader = LineReader(proc)
+    try:
+        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
+        local = int(line.split("127.0.0.1:")[1].split()[0])
+
+        def fetch() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
+                    return resp.read().decode()
+            except OSError:
+                return ""
+
+        assert (
+            wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward").strip() == token
+        )
+        assert fetch().strip() == token
+    finally:
+        stderr = reader.stop()
+    assert "error" not in stderr.lower(), stderr
+
+
+async def _spdy_session(
+    node: NodeServer,
+    path: str,
+    protocols: tuple[str, ...],
+    streams: tuple[str, ...],
+    *,
+    stdin: bytes | None = None,
+    resize: dict[str, int] | None = None,
+) -> tuple[int, str, dict[str, bytes]]:
+    """A raw remotecommand client over classic SPDY: upgrade, open ``streams``, send ``resize`` and
+    ``stdin`` (then FIN), read until the server closes. Returns (HTTP status, negotiated protocol, bytes
+    per stream type)."""
+    from kybernetes.kubelet.streaming import spdy
+
+    server, ca, token = node.server._kubeconfig_parts()
+    parts = urlsplit(server)
+    ctx = ssl.create_default_context(cadata=ca.decode())
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, ssl=ctx)
+    try:
+        head = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {parts.netloc}",
+            f"Authorization: Bearer {token}",
+            "Connection: Upgrade",
+            "Upgrade: SPDY/3.1",
+            "Content-Length: 0",
+            *(f"X-Stream-Protocol-Version: {p}" for p in protocols),
+        ]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        async with asyncio.timeout(TIMEOUT):
+            response = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(response[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in response[1:] if h)}
+        if status != 101:
+            return status, "", {}
+        fw, fr = spdy.FrameWriter(), spdy.FrameReader()
+        ids = {kind: 1 + 2 * i for i, kind in enumerate(streams)}
+        for kind, sid in ids.items():
+            writer.write(fw.encode(spdy.SynStream(sid, {"streamtype": kind})))
+        if resize is not None:
+            writer.write(fw.encode(spdy.DataFrame(ids["resize"], json.dumps(resize).encode())))
+        if stdin is not None:
+            writer.write(fw.encode(spdy.DataFrame(ids["stdin"], stdin, spdy.FLAG_FIN)))
+        await writer.drain()
+        kinds = {sid: kind for kind, sid in ids.items()}
+        got: dict[str, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            while data := await reader.read(65536):
+                for frame in fr.feed(data):
+                    if isinstance(frame, spdy.DataFrame) and frame.stream_id in kinds:
+                        kind = kinds[frame.stream_id]
+                        got[kind] = got.get(kind, b"") + frame.data
+        return status, headers.get("x-stream-protocol-version", ""), got
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    ["v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"],
+)
+def test_each_spdy_remotecommand_protocol(node: NodeServer, ns: str, sleeper: str, protocol: str) -> None:
+    script = "read line; echo got-$line; echo err >&2; exit 3"
+    query = urlencode(
+        [
+            ("command", "sh"),
+            ("command", "-c"),
+            ("command", script),
+            ("stdin", "true"),
+            ("stdout", "true"),
+            ("stderr", "true"),
+        ]
+    )
+    status, chosen, got = asyncio.run(
+        _spdy_session(
+            node,
+            f"/api/v1/namespaces/{ns}/pods/{sleeper}/exec?{query}",
+            (protocol, "v9.channel.k8s.io"),
+            ("error", "stdin", "stdout", "stderr"),
+            stdin=b"hello\n",
+        )
+    )
+    assert (status, chosen) == (101, protocol)
+    assert got.get("stdout") == b"got-hello\n", got
+    assert got.get("stderr") == b"err\n", got
+    if protocol.startswith(("v4.", "v5.")):
+        final = json.loads(got["error"])
+        assert final["reason"] == "NonZeroExitCode"
+        assert final["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    else:
+        assert got["error"].startswith(b"command terminated with non-zero exit code"), got
+
+
+def test_spdy_resize_from_v3_on(node: NodeServer, ns: str, sleeper: str) -> None:
+    script = 'for i in 1 2 3 4 5 6 7 8 9 10; do s=$(stty size); [ "$s" = "45 123" ] && break; sleep 0.3; done; echo "size $s"'
+    query = urlencode(
+        [("command", "sh"), ("command", "-c"), ("command", script), ("stdout", "true"), ("tty", "true")]
+    )
+    status, chosen, got = asyncio.run(
+        _spdy_session(
+            node,
+            f"/api/v1/namespaces/{ns}/pods/{sleeper}/exec?{query}",
+            ("v3.channel.k8s.io",),
+            ("error", "stdout", "resize"),
+            resize={"Width": 123, "Height": 45},
+        )
+    )
+    assert (status, chosen) == (101, "v3.channel.k8s.io")
+    assert b"size 45 123" in got.get("stdout", b""), got
+    assert got.get("error", b"") == b""  # v3: nothing on success
+
+
+def test_spdy_unknown_protocol_is_refused(node: NodeServer, ns: str, sleeper: str) -> None:
+    status, _, _ = asyncio.run(
+        _spdy_session(
+            node,
+            f"/api/v1/namespaces/{ns}/pods/{sleeper}/exec?command=true&stdout=true",
+            ("v9.channel.k8s.io",),
+            (),
+        )
+    )
+    assert status == 403
