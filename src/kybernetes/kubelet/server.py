@@ -110,6 +110,7 @@ class KubeletServer:
         ssl_context: ssl.SSLContext | None = None,
         auth_token: str | None = None,
         log_poll_seconds: float = 0.1,
+        stream_creation_timeout: float = remotecommand.STREAM_CREATION_TIMEOUT,
     ) -> None:
         self.provider = provider
         self.host = host
@@ -117,6 +118,7 @@ class KubeletServer:
         self.ssl_context = ssl_context
         self.auth_token = auth_token
         self.log_poll_seconds = log_poll_seconds
+        self.stream_creation_timeout = stream_creation_timeout
         self._runner: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[Any]] = set()
 
@@ -325,7 +327,13 @@ class KubeletServer:
             request, SPDY_UPGRADE, {remotecommand.PROTOCOL_HEADER: protocol}
         )
         session = remotecommand.SpdyRemoteCommand(
-            conn.write, protocol, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty
+            conn.write,
+            protocol,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            tty=tty,
+            stream_creation_timeout=self.stream_creation_timeout,
         )
         reader = asyncio.create_task(session.run(aiter(conn)))
         try:
@@ -466,7 +474,10 @@ class KubeletServer:
             return await runtime.port_forward(sandbox_id, port)
 
         try:
-            await PortForwardSession(conn.write, open_port, pod=f"{ns}/{pod}").run(aiter(conn))
+            session = PortForwardSession(
+                conn.write, open_port, pod=f"{ns}/{pod}", stream_creation_timeout=self.stream_creation_timeout
+            )
+            await session.run(aiter(conn))
         finally:
             conn.close()
         return response
