@@ -577,3 +577,25 @@ def test_spdy_unknown_protocol_is_refused(node: NodeServer, ns: str, sleeper: st
         )
     )
     assert status == 403
+
+
+def test_spdy_attach_with_stdin_once(node: NodeServer, ns: str) -> None:
+    name = unique("once")
+    container = {**node.flavor.container("c", ""), "command": ["sh"], "stdin": True, "stdinOnce": True}
+    node.create_pod(ns, name, {"containers": [container], "restartPolicy": "Never"})
+    node.wait_running(ns, name)
+    query = urlencode([("stdin", "true"), ("stdout", "true"), ("stderr", "true")])
+    status, chosen, got = asyncio.run(
+        _spdy_session(
+            node,
+            f"/api/v1/namespaces/{ns}/pods/{name}/attach?{query}",
+            ("v5.channel.k8s.io", "v4.channel.k8s.io"),
+            ("error", "stdin", "stdout", "stderr"),
+            stdin=b"echo spdy-attach-$((2+3))\n",
+        )
+    )
+    assert (status, chosen) == (101, "v5.channel.k8s.io")
+    assert got.get("stdout") == b"spdy-attach-5\n", got
+    # stdinOnce: the end of this attach's stdin is the end of the shell's, so it exited and attach ended
+    assert json.loads(got["error"]) == {"metadata": {}, "status": "Success"}
+    node.wait_pod(ns, name, lambda p: (p.get("status") or {}).get("phase") == "Succeeded", what="sh exited")
