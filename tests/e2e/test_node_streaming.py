@@ -111,6 +111,22 @@ def test_interactive_shell_reads_text_stdin(core: Any, ns: str, sleeper: str) ->
         resp.close()
 
 
+def test_non_interactive_exec_returns_the_output(core: Any, ns: str, sleeper: str) -> None:
+    from kubernetes.stream import stream
+
+    out = stream(
+        core.connect_get_namespaced_pod_exec,
+        sleeper,
+        ns,
+        command=["sh", "-c", "echo out; sleep 0.2; echo err >&2"],
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+    )
+    assert out == "out\nerr\n"
+
+
 def test_cat_sees_end_of_input_from_the_v5_close_signal(core: Any, ns: str, sleeper: str) -> None:
     resp = _exec(core, ns, sleeper, ["cat"])
     try:
