@@ -337,6 +337,7 @@ class ChannelPortForward:
         self._pod = pod
         self._linger = linger
         self._inbound: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in self._ports]
+        self._done: set[int] = set()  # ports whose forward ended: their client data is dropped
         self._lock = asyncio.Lock()
         self.closed = False
 
@@ -381,13 +382,22 @@ class ChannelPortForward:
                     log.debug("port-forward: ignoring a malformed message")
                     continue
                 # even channels carry data to a port; odd (error) channels are write-only, as upstream
-                if channel % 2 == 0 and channel // 2 < len(self._inbound) and data:
-                    self._inbound[channel // 2].put_nowait(data)
+                index = channel // 2
+                if channel % 2 == 0 and index < len(self._inbound) and data and index not in self._done:
+                    self._inbound[index].put_nowait(data)
         finally:
             for queue in self._inbound:
                 queue.put_nowait(None)
 
     async def _forward(self, index: int, port: int) -> None:
+        try:
+            await self._forward_port(index, port)
+        finally:
+            self._done.add(index)
+            while not self._inbound[index].empty():
+                self._inbound[index].get_nowait()
+
+    async def _forward_port(self, index: int, port: int) -> None:
         data_channel, error_channel = 2 * index, 2 * index + 1
         try:
             send, chunks, close = await self._opener(port)
