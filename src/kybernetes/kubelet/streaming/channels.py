@@ -8,8 +8,9 @@ digit and the data base64-encoded (sent as text), every other protocol raw bytes
 
 The protocols upstream's kubelet and API server serve over websocket, and how each ends a session:
 
-- ``v5.channel.k8s.io`` (and ``v5.base64``): as v4, plus channel 255 "close": ``[255, n]`` from the
-  client closes its channel ``n`` (``n = 0``: end of stdin, so ``cat`` sees end of input);
+- ``v5.channel.k8s.io``: as v4, plus channel 255 "close": ``[255, n]`` from the client closes its
+  channel ``n`` (``n = 0``: end of stdin, so ``cat`` sees end of input). ``v5.base64.channel.k8s.io`` is
+  accepted too (upstream has no base64 v5; here it is v5 with base64 data and a raw 255 marker);
 - ``v4.channel.k8s.io`` (and ``v4.base64``): the session ends with a ``metav1.Status`` as JSON on the error
   channel (``Success``, or ``Failure`` with reason ``NonZeroExitCode`` and an ``ExitCode`` cause);
 - ``channel.k8s.io``, ``base64.channel.k8s.io`` and no subprotocol at all (binary): the v1 error channel,
