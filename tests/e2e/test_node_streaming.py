@@ -190,6 +190,36 @@ def test_attach_feeds_stdin_of_a_shell(node: NodeServer, core: Any, ns: str) -> 
     assert node.logs(ns, name).split() == ["attached-42", "to-stderr"]
 
 
+def test_attach_to_a_terminal_takes_resizes(node: NodeServer, core: Any, ns: str) -> None:
+    from kubernetes.stream import stream
+
+    name = unique("tty")
+    container = {**node.flavor.container("c", ""), "command": ["sh"], "stdin": True, "tty": True}
+    node.create_pod(ns, name, {"containers": [container]})
+    node.wait_running(ns, name)
+    resp = stream(
+        core.connect_get_namespaced_pod_attach,
+        name,
+        ns,
+        stdin=True,
+        stdout=True,
+        stderr=False,
+        tty=True,
+        _preload_content=False,
+    )
+    try:
+        resp.write_channel(4, json.dumps({"Width": 91, "Height": 37}))
+        seen = ""
+        deadline = time.monotonic() + TIMEOUT
+        while "37 91" not in seen and time.monotonic() < deadline:
+            resp.write_stdin("stty size\n")
+            resp.update(timeout=1)
+            seen += resp.read_stdout(timeout=1)
+        assert "37 91" in seen, seen
+    finally:
+        resp.close()
+
+
 # --- every websocket subprotocol, byte for byte ------------------------------------------------------------
 async def _raw_session(
     node: NodeServer, path: str, query: list[tuple[str, str]], protocols: tuple[str, ...], send: list[Any]
