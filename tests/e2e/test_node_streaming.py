@@ -7,7 +7,9 @@ and the exit code on the error channel; attach feeds a shell that reads its stdi
 negotiate each subprotocol upstream serves over websocket (v5, v4, their base64 variants, ``channel.k8s.io``,
 ``base64.channel.k8s.io`` and none) and check its framing and final status byte for byte.
 ``kubernetes.stream.portforward`` forwards to a TCP server in the pod (the channel protocol, two channels
-per port, each opened with the port number).
+per port, each opened with the port number). Classic SPDY/3.1 upgrades, kubectl's fallback: kubectl exec and
+port-forward with websockets turned off, and a raw SPDY client per remotecommand protocol (v5..v2,
+``channel.k8s.io``), resize from v3 on, attach with ``stdinOnce``.
 """
 
 from __future__ import annotations
