@@ -16,7 +16,7 @@ import pytest
 from kybernetes.kubelet.runtimes.crilog import parse_timestamp
 from kybernetes.kubelet.streaming import channels, spdy
 from kybernetes.kubelet.streaming.logs import LogOptions, LogOptionsError, stream_log
-from kybernetes.kubelet.streaming.portforward import PortForwardSession
+from kybernetes.kubelet.streaming.portforward import PortForwardSession, PortsError, parse_ports
 from tests.kubelet.test_streaming_support import TIMEOUT, cri_line, echo_server, until
 
 
@@ -112,7 +112,47 @@ def test_protocol_choice_follows_the_client() -> None:
     offered = channels.offered_protocols("v5.channel.k8s.io, v4.channel.k8s.io")
     assert channels.choose_protocol(offered) == channels.V5
     assert channels.choose_protocol(["v4.channel.k8s.io", "v5.channel.k8s.io"]) == channels.V4
-    assert channels.choose_protocol(["channel.k8s.io"]) is None
+    assert channels.choose_protocol(["channel.k8s.io"]) == channels.V1
+    assert channels.choose_protocol(["base64.channel.k8s.io"]) == channels.V1_BASE64
+    assert channels.choose_protocol([]) == channels.NONE  # no offer: binary channels, v1 statuses
+    # v2/v3 are SPDY-only upstream: offered alone over websocket they are refused
+    assert channels.choose_protocol(["v3.channel.k8s.io", "v2.channel.k8s.io"]) is None
+    assert channels.choose_protocol(["SPDY/3.1+portforward.k8s.io"], channels.PORT_FORWARD_PROTOCOLS) is None
+    assert channels.choose_protocol(
+        ["v5.channel.k8s.io", "v4.channel.k8s.io"], channels.PORT_FORWARD_PROTOCOLS
+    ) == (channels.V4)
+
+
+def test_decoding_follows_the_protocol_not_the_message_type() -> None:
+    # the Python client sends a str's stdin as a text message on the binary protocols
+    assert channels.decode(channels.V5, "\x00echo hi\n") == (channels.STDIN, b"echo hi\n")
+    assert channels.decode(channels.V4, "\x04{}") == (channels.RESIZE, b"{}")
+    assert channels.decode(channels.V1_BASE64, b"0aGk=") == (channels.STDIN, b"hi")
+    with pytest.raises(ValueError):
+        channels.decode(channels.V4_BASE64, "0not base64!")
+    # the close signal exists only in v5
+    assert channels.decode(channels.V5, b"\xff\x00") == (channels.CLOSE, b"\x00")
+    assert channels.decode(channels.V5_BASE64, b"\xff0") == (channels.CLOSE, b"\x00")
+    assert channels.decode(channels.V4, b"\xff\x00") == (255, b"\x00")
+    assert channels.has_json_status(channels.V4) and channels.has_json_status(channels.V5_BASE64)
+    assert not channels.has_json_status(channels.V1) and not channels.has_json_status(channels.NONE)
+
+
+def test_port_list_parsing() -> None:
+    assert parse_ports(["8080", "9090,7070"]) == [8080, 9090, 7070]
+    for values, message in (
+        ([], 'query parameter "ports" is required'),
+        ([""], 'query parameter "ports" cannot be empty'),
+        (["http"], 'unable to parse "http" as a port: strconv.ParseUint: parsing "http": invalid syntax'),
+        (
+            ["70000"],
+            'unable to parse "70000" as a port: strconv.ParseUint: parsing "70000": value out of range',
+        ),
+        (["0"], 'port "0" must be > 0'),
+    ):
+        with pytest.raises(PortsError) as info:
+            parse_ports(values)
+        assert str(info.value) == message
 
 
 def test_final_statuses() -> None:

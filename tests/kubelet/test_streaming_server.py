@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -76,6 +77,8 @@ async def run_session(
         async for msg in ws:
             assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
             channel, data = channels.decode(ws.protocol or channels.V5, msg.data)
+            if not data:
+                continue  # the "session established" message
             if channel == channels.ERROR:
                 status = json.loads(data)
             else:
@@ -282,3 +285,249 @@ async def test_port_forward_unknown_pod_fails_before_the_upgrade(kubelet: Kubele
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await kubelet.ws("/portForward/default/ghost", protocols=(channels.PORT_FORWARD_SPDY_WEBSOCKET,))
     assert info.value.status == 400
+
+
+# --- port-forward over the websocket channel protocol (the Python client's way) ------------------------
+async def _next_channel(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, bytes]:
+    async with asyncio.timeout(TIMEOUT):
+        msg = await ws.receive()
+    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+    return channels.decode(ws.protocol or channels.V4, msg.data)
+
+
+async def test_channel_port_forward_two_ports(kubelet: Kubelet) -> None:
+    from tests.kubelet.test_streaming_support import free_port
+
+    closed = free_port()
+    async with echo_server() as port:
+        ws = await kubelet.ws(
+            f"/portForward/default/web?ports={port},{closed}", protocols=(channels.V5, channels.V4)
+        )
+        assert ws.protocol == channels.V4  # port-forward has no v5
+        # every channel opens with its port, little-endian
+        first = [await _next_channel(ws) for _ in range(4)]
+        prefixes = [port.to_bytes(2, "little")] * 2 + [closed.to_bytes(2, "little")] * 2
+        assert sorted(first) == list(enumerate(prefixes))
+        # the closed port reports on its error channel; the open one echoes
+        await ws.send_str("\x00text ")  # text messages count on the binary protocol too
+        await ws.send_bytes(b"\x00and bytes")
+        got: dict[int, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            while got.get(0, b"") != b"text and bytes" or 3 not in got:
+                channel, data = await _next_channel(ws)
+                got[channel] = got.get(channel, b"") + data
+        assert got[3].startswith(f"error forwarding port {closed} to pod default/web: ".encode()), got
+        assert 2 not in got
+        await ws.close()
+    await until(lambda: not kubelet.server._sessions)
+
+
+async def test_channel_port_forward_over_base64_ends_when_the_pod_side_closes(kubelet: Kubelet) -> None:
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.readline()
+        writer.write(b"got " + data)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ws = await kubelet.ws(f"/portForward/default/web?ports={port}", protocols=(channels.V4_BASE64,))
+        assert ws.protocol == channels.V4_BASE64
+        prefix = port.to_bytes(2, "little")
+        assert sorted([await _next_channel(ws), await _next_channel(ws)]) == [(0, prefix), (1, prefix)]
+        await ws.send_str(channels.encode(channels.V4_BASE64, 0, b"ping\n"))  # type: ignore[arg-type]
+        data = b""
+        async with asyncio.timeout(TIMEOUT):
+            async for msg in ws:
+                assert msg.type == aiohttp.WSMsgType.TEXT
+                channel, chunk = channels.decode(channels.V4_BASE64, msg.data)
+                assert channel == 0, (channel, chunk)
+                data += chunk
+        assert data == b"got ping\n"
+        assert ws.close_code == 1000  # the server closed once the only port was done
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_channel_port_forward_bad_ports_fail_before_the_upgrade(kubelet: Kubelet) -> None:
+    for query, message in (
+        ("", 'query parameter "ports" is required'),
+        ("?ports=1,x", 'unable to parse "1,x" as a port: strconv.ParseUint: parsing "x": invalid syntax'),
+    ):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await kubelet.ws("/portForward/default/web" + query, protocols=(channels.V4,))
+        assert info.value.status == 400
+        assert info.value.headers is not None
+        assert json.loads(info.value.headers[STATUS_HEADER])["message"] == message
+
+
+# --- legacy channel protocols --------------------------------------------------------------------------
+async def test_exec_over_v1_protocols_and_no_protocol(kubelet: Kubelet) -> None:
+    for offer in ((channels.V1,), (channels.V1_BASE64,), ()):
+        ws = await kubelet.ws(
+            "/exec/default/web/app?command=sh&command=-c&command=read x; echo $x; exit 2&stdin=1&stdout=1",
+            protocols=offer,
+        )
+        assert ws.protocol == (offer[0] if offer else None)
+        first = await _next_channel(ws)
+        assert first == (channels.STDOUT, b"")  # the session-established message
+        await ws.send_bytes(b"\x00" if offer != (channels.V1_BASE64,) else b"0")  # empty stdin is fine
+        line = channels.encode(offer[0] if offer else channels.NONE, channels.STDIN, b"legacy\n")
+        await (ws.send_str(line) if isinstance(line, str) else ws.send_bytes(line))
+        got: dict[int, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            async for msg in ws:
+                channel, data = channels.decode(offer[0] if offer else channels.NONE, msg.data)
+                got[channel] = got.get(channel, b"") + data
+        assert got[channels.STDOUT] == b"legacy\n"
+        # v1 statuses are the bare message
+        assert got[channels.ERROR].decode().startswith("command terminated with non-zero exit code"), got
+
+
+# --- classic SPDY (Upgrade: SPDY/3.1) --------------------------------------------------------------------
+class ClassicSpdy:
+    """A raw client of the classic SPDY upgrade: the HTTP request, then SPDY frames on the socket."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: list[str]) -> None:
+        self.reader, self.writer = reader, writer
+        self.status = int(head[0].split()[1])
+        self.headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+        self.fw, self.fr = spdy.FrameWriter(), spdy.FrameReader()
+        self.frames: list[spdy.Frame] = []
+        self.body = b""
+
+    @classmethod
+    async def open(cls, url: str, path: str, protocols: tuple[str, ...], token: str = TOKEN) -> ClassicSpdy:
+        host, port = url.split("//")[1].split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        lines = [
+            f"POST {quote(path, safe='/?&=%')} HTTP/1.1",
+            f"Host: {host}",
+            f"Authorization: Bearer {token}",
+            "Connection: Upgrade",
+            "Upgrade: SPDY/3.1",
+            "Content-Length: 0",
+            *(f"X-Stream-Protocol-Version: {p}" for p in protocols),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        async with asyncio.timeout(TIMEOUT):
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        client = cls(reader, writer, head)
+        if client.status != 101:
+            length = int(client.headers.get("content-length", "0"))
+            client.body = await reader.readexactly(length)
+        return client
+
+    def send(self, *frames: spdy.Frame) -> None:
+        for frame in frames:
+            self.writer.write(self.fw.encode(frame))
+
+    async def until_closed(self) -> dict[int, bytes]:
+        """Read frames until the server closes the connection; data per stream id."""
+        data: dict[int, bytes] = {}
+        async with asyncio.timeout(TIMEOUT):
+            while chunk := await self.reader.read(65536):
+                for frame in self.fr.feed(chunk):
+                    self.frames.append(frame)
+                    if isinstance(frame, spdy.DataFrame):
+                        data[frame.stream_id] = data.get(frame.stream_id, b"") + frame.data
+        self.writer.close()
+        return data
+
+
+async def test_classic_spdy_exec_v4(kubelet: Kubelet) -> None:
+    client = await ClassicSpdy.open(
+        kubelet.url,
+        "/exec/default/web/app?command=sh&command=-c&command=cat; echo e >%262; exit 4&stdin=1&stdout=1&stderr=1",
+        ("v4.channel.k8s.io", "v3.channel.k8s.io"),
+    )
+    assert (client.status, client.headers["x-stream-protocol-version"]) == (101, "v4.channel.k8s.io")
+    assert client.headers["upgrade"] == "SPDY/3.1"
+    client.send(
+        spdy.SynStream(1, {"streamtype": "error"}),
+        spdy.SynStream(3, {"streamtype": "stdin"}),
+        spdy.SynStream(5, {"streamtype": "stdout"}),
+        spdy.SynStream(7, {"streamtype": "stderr"}),
+        spdy.Ping(1),
+        spdy.DataFrame(3, b"in\n"),
+        spdy.DataFrame(3, b"", spdy.FLAG_FIN),  # end of stdin
+    )
+    data = await client.until_closed()
+    assert (data[5], data[7]) == (b"in\n", b"e\n")
+    status = json.loads(data[1])
+    assert status["reason"] == "NonZeroExitCode" and channels.parse_exit_code(status) == 4
+    replies = {f.stream_id for f in client.frames if isinstance(f, spdy.SynReply)}
+    assert replies == {1, 3, 5, 7}
+    assert spdy.Ping(1) in client.frames
+    # every stream the server wrote on ends with FIN
+    fins = {f.stream_id for f in client.frames if isinstance(f, spdy.DataFrame) and f.fin}
+    assert fins == {1, 5, 7}
+
+
+async def test_classic_spdy_v2_status_is_text_and_reset_closes_stdin(kubelet: Kubelet) -> None:
+    client = await ClassicSpdy.open(
+        kubelet.url,
+        "/exec/default/web/app?command=sh&command=-c&command=cat; exit 1&stdin=1&stdout=1",
+        ("v2.channel.k8s.io",),
+    )
+    assert client.headers["x-stream-protocol-version"] == "v2.channel.k8s.io"
+    client.send(
+        spdy.SynStream(1, {"streamtype": "error"}),
+        spdy.SynStream(3, {"streamtype": "stdin"}),
+        spdy.SynStream(5, {"streamtype": "stdout"}),
+        spdy.DataFrame(3, b"x"),
+        spdy.RstStream(3, spdy.CANCEL),
+    )
+    data = await client.until_closed()
+    assert data[5] == b"x"
+    assert data[1].decode().startswith("command terminated with non-zero exit code")
+
+
+async def test_classic_spdy_refusals(kubelet: Kubelet) -> None:
+    client = await ClassicSpdy.open(
+        kubelet.url, "/exec/default/web/app?command=true&stdout=1", ("v9.channel.k8s.io",)
+    )
+    assert client.status == 403
+    assert json.loads(client.body)["message"].startswith("unable to upgrade: unable to negotiate protocol")
+    client.writer.close()
+    client = await ClassicSpdy.open(
+        kubelet.url, "/exec/default/web/missing?command=true&stdout=1", ("v4.channel.k8s.io",)
+    )
+    assert client.status == 400
+    assert json.loads(client.headers[STATUS_HEADER.lower()])["message"].startswith('container "missing"')
+    client.writer.close()
+
+
+async def test_classic_spdy_streams_not_opened_in_time(kubelet: Kubelet) -> None:
+    kubelet.server.stream_creation_timeout = 0.2
+    calls = len(kubelet.provider.runtime.exec_calls)
+    client = await ClassicSpdy.open(
+        kubelet.url, "/exec/default/web/app?command=true&stdout=1", ("v4.channel.k8s.io",)
+    )
+    client.send(spdy.SynStream(1, {"streamtype": "error"}))  # no stdout stream
+    await client.until_closed()
+    assert len(kubelet.provider.runtime.exec_calls) == calls  # the command never ran
+
+
+async def test_classic_spdy_port_forward(kubelet: Kubelet) -> None:
+    async with echo_server() as port:
+        client = await ClassicSpdy.open(kubelet.url, "/portForward/default/web", ("portforward.k8s.io",))
+        assert (client.status, client.headers["x-stream-protocol-version"]) == (101, "portforward.k8s.io")
+        headers = {"port": str(port), "requestid": "0"}
+        client.send(
+            spdy.SynStream(1, {"streamtype": "error", **headers}, spdy.FLAG_FIN),
+            spdy.SynStream(3, {"streamtype": "data", **headers}),
+            spdy.DataFrame(3, b"echo me"),
+        )
+        await client.writer.drain()
+        got = b""
+        async with asyncio.timeout(TIMEOUT):
+            while got != b"echo me":
+                for frame in client.fr.feed(await client.reader.read(65536)):
+                    if isinstance(frame, spdy.DataFrame) and frame.stream_id == 3:
+                        got += frame.data
+        client.send(spdy.RstStream(3, spdy.CANCEL), spdy.GoAway(3))
+        await client.until_closed()
+    assert kubelet.provider.runtime.forwarded == [("sandbox-default-web", port)]

@@ -8,15 +8,18 @@ kubelet (``status.addresses``: InternalIP, else Hostname, else ExternalIP; port
   answer back as ``text/plain``;
 - ``exec``/``attach``/``portforward``: opens a websocket to the kubelet offering the subprotocols the
   client offered, then accepts the client's websocket with the one the kubelet chose and pipes messages
-  both ways until either side closes (the close code travels too). The channel protocol
-  (``v5.channel.k8s.io``) and the SPDY-in-websocket tunnel of port-forward pass through unchanged.
+  both ways until either side closes (the close code travels too). The channel protocols
+  (``v5.channel.k8s.io`` and older, text or binary messages alike) and both port-forward flavours (the
+  SPDY-in-websocket tunnel, and channels with ``?ports=``, passed on) go through unchanged.
 
 Errors become Status responses as upstream words them: a container that must be named (400), a node
 without an address (500), a kubelet that cannot be dialed (502 ``error dialing backend``), and whatever
 Status the kubelet answered (e.g. a container that is not running).
 
-Non-websocket (SPDY) upgrades are refused with "Upgrade request required"; when a client falls back to
-SPDY after a failed websocket attempt (kubectl does), it gets the websocket attempt's error again.
+Classic ``Upgrade: SPDY/3.1`` requests (kubectl's fallback, older clients) are relayed to the kubelet with
+their ``X-Stream-Protocol-Version`` offers; after its 101 the raw bytes are copied both ways. When a client
+falls back to SPDY right after a failed websocket attempt (kubectl does), it gets the websocket attempt's
+error again. Any other request without an upgrade gets "Upgrade request required".
 """
 
 from __future__ import annotations
@@ -29,17 +32,20 @@ import ssl
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from kybernetes._lib.upgrade import UpgradedConnection, accept_upgrade, is_upgrade_to
 from kybernetes.api import errors
 from kybernetes.apiserver.request import Target
 
 log = logging.getLogger(__name__)
 
 STATUS_HEADER = "X-Kybernetes-Status"  # the kubelet copies pre-upgrade errors here (see kubelet/server.py)
+SPDY_UPGRADE = "SPDY/3.1"
+PROTOCOL_HEADER = "X-Stream-Protocol-Version"
 DEFAULT_KUBELET_PORT = 10250
 CONNECT_TIMEOUT = 10.0
 FAILURE_MEMORY_SECONDS = 30.0
@@ -213,9 +219,10 @@ class NodeProxy:
             return await self._websocket(request, node_name, f"{base}{path}?{urlencode(params_list)}")
         if sub == "portforward":
             base = await self._kubelet_base(node_name)
-            return await self._websocket(
-                request, node_name, f"{base}/portForward/{quote(namespace)}/{quote(name)}"
-            )
+            url = f"{base}/portForward/{quote(namespace)}/{quote(name)}"
+            # the channel protocol names its ports in the query (the kubelet checks them)
+            ports = [("ports", p) for p in q.getall("ports", [])]
+            return await self._websocket(request, node_name, f"{url}?{urlencode(ports)}" if ports else url)
         raise errors.not_found_raw("the server could not find the requested resource")
 
     async def _kubelet_base(self, node_name: str) -> str:
@@ -289,6 +296,8 @@ class NodeProxy:
             remembered = self._failures.pop(key, None) if key else None
             if remembered is not None and time.monotonic() - remembered[0] < FAILURE_MEMORY_SECONDS:
                 raise remembered[1]
+            if is_upgrade_to(request, SPDY_UPGRADE):
+                return await self._spdy(request, node, url)
             raise errors.bad_request("Upgrade request required")
         offered = [
             p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
@@ -324,6 +333,104 @@ class NodeProxy:
             if not backend.closed:
                 with contextlib.suppress(Exception):
                     await backend.close()
+
+    # --- classic SPDY upgrades ------------------------------------------------------------------------
+    def _raw_ssl(self) -> ssl.SSLContext | None:
+        if self.scheme != "https":
+            return None
+        if self.ssl_context is not None:
+            return self.ssl_context
+        ctx = ssl.create_default_context()
+        if not self.verify_tls:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    async def _spdy(self, request: web.Request, node: str, url: str) -> web.StreamResponse:
+        """Relay an ``Upgrade: SPDY/3.1`` request to the kubelet and, once it switched protocols, the raw
+        bytes both ways (SPDY framing passes through untouched)."""
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or DEFAULT_KUBELET_PORT
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=self._raw_ssl()), self.connect_timeout
+            )
+        except (TimeoutError, OSError, ssl.SSLError) as exc:
+            raise self._dial_error(url, exc) from exc
+        try:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            lines = [
+                f"{request.method} {target} HTTP/1.1",
+                f"Host: {parts.netloc}",
+                "Connection: Upgrade",
+                f"Upgrade: {SPDY_UPGRADE}",
+                "Content-Length: 0",
+            ]
+            lines += [f"{PROTOCOL_HEADER}: {v}" for v in request.headers.getall(PROTOCOL_HEADER, [])]
+            lines += [f"{k}: {v}" for k, v in self._headers(node).items()]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            try:
+                status, headers = await asyncio.wait_for(_read_head(reader), self.connect_timeout)
+            except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                raise self._dial_error(url, exc) from exc
+            if status != 101:
+                body = b""
+                with contextlib.suppress(TimeoutError, OSError, ValueError, asyncio.IncompleteReadError):
+                    length = int(headers.get("content-length", "0") or 0)
+                    body = await asyncio.wait_for(reader.readexactly(min(length, 1 << 20)), 5.0)
+                raise _status_from(status, body, f"unable to upgrade connection: {status}")
+            chosen = headers.get(PROTOCOL_HEADER.lower(), "")
+            response, conn = await accept_upgrade(
+                request, SPDY_UPGRADE, {PROTOCOL_HEADER: chosen} if chosen else None
+            )
+            try:
+                await _splice(conn, reader, writer)
+            finally:
+                conn.close()
+            return response
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """Status code and (lower-cased, last one wins) headers of an HTTP/1.1 response head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    if not version.startswith("HTTP/"):
+        raise ValueError(f"not an HTTP response: {lines[0][:80]!r}")
+    status = int(rest.split(" ", 1)[0])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+async def _splice(
+    conn: UpgradedConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Copy bytes between the client's upgraded connection and the kubelet's until either side ends."""
+
+    async def up() -> None:
+        async for chunk in conn:
+            writer.write(chunk)
+            await writer.drain()
+
+    async def down() -> None:
+        while chunk := await reader.read(64 * 1024):
+            await conn.write(chunk)
+
+    tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _close_when_client_leaves(request: web.Request, upstream: aiohttp.ClientResponse) -> None:

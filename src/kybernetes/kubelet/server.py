@@ -3,8 +3,13 @@
 - ``GET /containerLogs/{namespace}/{pod}/{container}?follow&previous&tailLines&sinceSeconds&sinceTime&
   timestamps&limitBytes``: ``text/plain``, streamed from the container's CRI log file.
 - ``GET /exec/{namespace}/{pod}[/{uid}]/{container}?command=..&stdin&stdout&stderr&tty`` and
-  ``/attach/...``: websocket, ``v5.channel.k8s.io`` (also ``v4`` and the base64 variants).
-- ``GET /portForward/{namespace}/{pod}[/{uid}]``: websocket ``SPDY/3.1+portforward.k8s.io``.
+  ``/attach/...``: websocket, ``v5.channel.k8s.io`` (also ``v4``, ``channel.k8s.io``, no subprotocol,
+  and the base64 variants; see ``streaming/channels.py``).
+- ``GET /portForward/{namespace}/{pod}[/{uid}]``: websocket ``SPDY/3.1+portforward.k8s.io`` (kubectl), or
+  the channel protocol ``v4.channel.k8s.io`` / ``v4.base64.channel.k8s.io`` / none with ``?ports=``
+  (the Python client).
+- The same exec/attach/portForward paths also take a classic ``Upgrade: SPDY/3.1`` (``X-Stream-Protocol-
+  Version``: remotecommand ``v5``..``v2``, ``channel.k8s.io``; ``portforward.k8s.io``), kubectl's fallback.
 - ``GET /healthz``: ``ok`` (no authentication).
 
 When ``auth_token`` is set every other path requires ``Authorization: Bearer <token>``. Errors are
@@ -29,17 +34,25 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import WSMsgType, web
 
+from kybernetes._lib.upgrade import accept_upgrade, is_upgrade_to
 from kybernetes.api import errors
 from kybernetes.kubelet.runtime import Runtime
-from kybernetes.kubelet.streaming import channels
+from kybernetes.kubelet.streaming import channels, remotecommand
 from kybernetes.kubelet.streaming.logs import LogOptions, LogOptionsError, stream_log
-from kybernetes.kubelet.streaming.portforward import PortForwardSession
+from kybernetes.kubelet.streaming.portforward import (
+    ChannelPortForward,
+    PortForwardSession,
+    PortsError,
+    parse_ports,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 STATUS_HEADER = "X-Kybernetes-Status"
+SPDY_UPGRADE = "SPDY/3.1"
+PORT_FORWARD_SPDY = "portforward.k8s.io"
 DEFAULT_PORT = 10250
 
 
@@ -97,6 +110,7 @@ class KubeletServer:
         ssl_context: ssl.SSLContext | None = None,
         auth_token: str | None = None,
         log_poll_seconds: float = 0.1,
+        stream_creation_timeout: float = remotecommand.STREAM_CREATION_TIMEOUT,
     ) -> None:
         self.provider = provider
         self.host = host
@@ -104,6 +118,7 @@ class KubeletServer:
         self.ssl_context = ssl_context
         self.auth_token = auth_token
         self.log_poll_seconds = log_poll_seconds
+        self.stream_creation_timeout = stream_creation_timeout
         self._runner: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[Any]] = set()
 
@@ -148,7 +163,8 @@ class KubeletServer:
                     self._authenticate(request)
                 return await handler(request)
             except errors.StatusError as exc:
-                return _status_response(exc, header=_is_websocket(request))
+                upgrade = _is_websocket(request) or is_upgrade_to(request, SPDY_UPGRADE)
+                return _status_response(exc, header=upgrade)
             except web.HTTPException as exc:
                 if exc.status == 404:
                     err = errors.not_found_raw("the server could not find the requested resource")
@@ -266,13 +282,94 @@ class KubeletServer:
     async def _channel_session(self, request: web.Request, command: list[str] | None) -> web.StreamResponse:
         ns, pod, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
         stdin, stdout, stderr, tty = self._stream_flags(request)
+        if is_upgrade_to(request, SPDY_UPGRADE):
+            return await self._spdy_session(request, command, stdin, stdout, stderr, tty)
         protocol = self._negotiate(request, channels.PROTOCOLS)
         runtime, container_id, _ = await self._find(ns, pod, container)
         self._track()
-        ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0, timeout=5.0)
+        ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=0, timeout=5.0)
         await ws.prepare(request)
         session = channels.ChannelSession(ws, protocol, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
-        reader = asyncio.create_task(session.read_loop())
+        await session.hello()
+        try:
+            await self._run_command(
+                session, session.read_loop(), runtime, container_id, command, tty, f"{ns}/{pod}/{container}"
+            )
+        finally:
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+        return ws
+
+    async def _spdy_session(
+        self,
+        request: web.Request,
+        command: list[str] | None,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        tty: bool,
+    ) -> web.StreamResponse:
+        """Exec/attach over classic SPDY (see ``streaming/remotecommand.py``)."""
+        ns, pod, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
+        offered = remotecommand.offered_protocols(request.headers.getall(remotecommand.PROTOCOL_HEADER, []))
+        protocol = remotecommand.negotiate(offered)
+        if protocol is None:
+            raise errors.StatusError(
+                403,
+                "Forbidden",
+                f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
+                f"server accepts {list(remotecommand.PROTOCOLS)}",
+            )
+        runtime, container_id, _ = await self._find(ns, pod, container)
+        self._track()
+        response, conn = await accept_upgrade(
+            request, SPDY_UPGRADE, {remotecommand.PROTOCOL_HEADER: protocol}
+        )
+        session = remotecommand.SpdyRemoteCommand(
+            conn.write,
+            protocol,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            tty=tty,
+            stream_creation_timeout=self.stream_creation_timeout,
+        )
+        reader = asyncio.create_task(session.run(aiter(conn)))
+        try:
+            ready = asyncio.create_task(session.ready())
+            await asyncio.wait({ready, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.done():  # the client went away before opening its streams
+                ready.cancel()
+                return response
+            try:
+                ready.result()
+            except remotecommand.StreamSetupError as exc:
+                log.info("remote command for %s/%s/%s: %s", ns, pod, container, exc)
+                return response
+            await self._run_command(
+                session, reader, runtime, container_id, command, tty, f"{ns}/{pod}/{container}"
+            )
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            conn.close()
+        return response
+
+    async def _run_command(
+        self,
+        session: channels.ChannelSession | remotecommand.SpdyRemoteCommand,
+        client: Awaitable[None],
+        runtime: Runtime,
+        container_id: str,
+        command: list[str] | None,
+        tty: bool,
+        what_container: str,
+    ) -> None:
+        """Run the exec (``command``) or attach against ``session`` while ``client`` consumes the client's
+        input; send the final status unless the client went away first."""
+        reader = client if isinstance(client, asyncio.Task) else asyncio.ensure_future(client)
         if command is not None:
             work: asyncio.Task[Any] = asyncio.create_task(
                 runtime.exec(container_id, command, session, tty=tty)
@@ -285,12 +382,12 @@ class KubeletServer:
                 work.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await work
-                return ws
+                return
             try:
                 result = work.result()
             except Exception as exc:
                 what = "executing command in" if command is not None else "attaching to"
-                log.info("%s %s/%s/%s failed: %s", what, ns, pod, container, exc)
+                log.info("%s %s failed: %s", what, what_container, exc)
                 status = channels.error_status(f"Internal error occurred: error {what} container: {exc}")
             else:
                 code = int(result) if command is not None and result is not None else 0
@@ -302,37 +399,85 @@ class KubeletServer:
             for task in (work, reader):
                 task.cancel()
             await asyncio.gather(work, reader, return_exceptions=True)
-            if not ws.closed:
-                with contextlib.suppress(Exception):
-                    await ws.close()
-        return ws
 
     # --- port-forward --------------------------------------------------------------------------------
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         ns, pod = request.match_info["namespace"], request.match_info["pod"]
-        protocol = self._negotiate(request, (channels.PORT_FORWARD_SPDY_WEBSOCKET,))
+        if is_upgrade_to(request, SPDY_UPGRADE):
+            return await self._spdy_port_forward(request)
+        offered = channels.offered_protocols(request.headers.get("Sec-WebSocket-Protocol"))
+        # like upstream, the SPDY tunnel wins whenever the client offers it
+        tunnel = channels.PORT_FORWARD_SPDY_WEBSOCKET in offered
+        supported = (channels.PORT_FORWARD_SPDY_WEBSOCKET, *channels.PORT_FORWARD_PROTOCOLS)
+        protocol = channels.PORT_FORWARD_SPDY_WEBSOCKET if tunnel else self._negotiate(request, supported)
+        ports: list[int] = []
+        if not tunnel:
+            try:
+                ports = parse_ports(request.query.getall("ports", []))
+            except PortsError as exc:
+                raise errors.bad_request(str(exc)) from exc
         try:
             sandbox_id = await _maybe_await(self.provider.sandbox_of(ns, pod))
         except LookupError as exc:
             raise _lookup_error(exc) from exc
         runtime = self.provider.runtime
         self._track()
-        ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0, timeout=5.0)
+        ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=0, timeout=5.0)
         await ws.prepare(request)
 
         async def open_port(port: int) -> Any:
             return await runtime.port_forward(sandbox_id, port)
 
-        session = PortForwardSession(ws.send_bytes, open_port, pod=f"{ns}/{pod}")
+        async def send(message: bytes | str) -> None:
+            if isinstance(message, str):
+                await ws.send_str(message)
+            else:
+                await ws.send_bytes(message)
 
-        async def messages() -> AsyncIterator[bytes]:
+        async def messages() -> AsyncIterator[Any]:
             async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
+                if msg.type == WSMsgType.BINARY or (msg.type == WSMsgType.TEXT and not tunnel):
                     yield msg.data
 
         try:
-            await session.run(messages())
+            if tunnel:
+                await PortForwardSession(ws.send_bytes, open_port, pod=f"{ns}/{pod}").run(messages())
+            else:
+                await ChannelPortForward(send, open_port, protocol, ports, pod=f"{ns}/{pod}").run(messages())
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
         return ws
+
+    async def _spdy_port_forward(self, request: web.Request) -> web.StreamResponse:
+        """Port-forward over classic SPDY (``X-Stream-Protocol-Version: portforward.k8s.io``)."""
+        ns, pod = request.match_info["namespace"], request.match_info["pod"]
+        offered = remotecommand.offered_protocols(request.headers.getall(remotecommand.PROTOCOL_HEADER, []))
+        if offered and PORT_FORWARD_SPDY not in offered:
+            raise errors.StatusError(
+                403,
+                "Forbidden",
+                f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
+                f"server accepts {[PORT_FORWARD_SPDY]}",
+            )
+        try:
+            sandbox_id = await _maybe_await(self.provider.sandbox_of(ns, pod))
+        except LookupError as exc:
+            raise _lookup_error(exc) from exc
+        runtime = self.provider.runtime
+        self._track()
+        response, conn = await accept_upgrade(
+            request, SPDY_UPGRADE, {remotecommand.PROTOCOL_HEADER: PORT_FORWARD_SPDY}
+        )
+
+        async def open_port(port: int) -> Any:
+            return await runtime.port_forward(sandbox_id, port)
+
+        try:
+            session = PortForwardSession(
+                conn.write, open_port, pod=f"{ns}/{pod}", stream_creation_timeout=self.stream_creation_timeout
+            )
+            await session.run(aiter(conn))
+        finally:
+            conn.close()
+        return response

@@ -1,11 +1,25 @@
-"""The websocket channel protocol of ``kubectl exec`` and ``kubectl attach`` (``v5.channel.k8s.io``).
+"""The websocket channel protocol of exec, attach and port-forward (``v5.channel.k8s.io`` and its elders).
 
-Every websocket message carries one channel's bytes: the first byte names the channel (0 stdin, 1 stdout,
-2 stderr, 3 error, 4 resize), the rest is data. ``v4`` ends a session with a ``metav1.Status`` on the
-error channel (``Success``, or ``Failure`` with reason ``NonZeroExitCode`` and an ``ExitCode`` cause,
-which kubectl turns into its own exit code). ``v5`` adds channel 255, "close": ``[255, 0]`` from the
-client closes stdin. The ``*.base64.channel.k8s.io`` variants send text messages whose first character
-is the channel digit and whose rest is base64.
+Every websocket message carries one channel's bytes: the first byte names the channel (exec/attach: 0
+stdin, 1 stdout, 2 stderr, 3 error, 4 resize), the rest is data. Which codec applies is decided by the
+negotiated subprotocol, never by the message type (the Python client sends stdin of a ``str`` as a *text*
+message on the binary protocols): the ``*base64.channel.k8s.io`` protocols carry the channel as an ASCII
+digit and the data base64-encoded (sent as text), every other protocol raw bytes (sent as binary).
+
+The protocols upstream's kubelet and API server serve over websocket, and how each ends a session:
+
+- ``v5.channel.k8s.io``: as v4, plus channel 255 "close": ``[255, n]`` from the client closes its
+  channel ``n`` (``n = 0``: end of stdin, so ``cat`` sees end of input). ``v5.base64.channel.k8s.io`` is
+  accepted too (upstream has no base64 v5; here it is v5 with base64 data and a raw 255 marker);
+- ``v4.channel.k8s.io`` (and ``v4.base64``): the session ends with a ``metav1.Status`` as JSON on the error
+  channel (``Success``, or ``Failure`` with reason ``NonZeroExitCode`` and an ``ExitCode`` cause);
+- ``channel.k8s.io``, ``base64.channel.k8s.io`` and no subprotocol at all (binary): the v1 error channel,
+  plain text of the error message, and nothing on success.
+
+(``v2``/``v3.channel.k8s.io`` exist only as SPDY stream protocols upstream, not as websocket subprotocols;
+an offer of them alone is refused as upstream refuses it.) Right after the upgrade the server sends an
+empty message on the lowest writable channel (stdout, else stderr, else error), as upstream does, so a
+client knows the session is established. A resize is ``{"Width": w, "Height": h}`` on channel 4.
 
 ``ChannelSession`` adapts one accepted aiohttp websocket into the runtime's ``StreamIO``.
 """
@@ -35,8 +49,13 @@ V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
 V5_BASE64 = "v5.base64.channel.k8s.io"
 V4_BASE64 = "v4.base64.channel.k8s.io"
-# in preference order when a client offers several
-PROTOCOLS = (V5, V4, V5_BASE64, V4_BASE64)
+V1 = "channel.k8s.io"
+V1_BASE64 = "base64.channel.k8s.io"
+NONE = ""  # the client offered no subprotocol: binary channels, v1 error channel (as upstream's "" entry)
+# what exec/attach accept; the client's order of preference decides among them
+PROTOCOLS = (V5, V4, V5_BASE64, V4_BASE64, V1, V1_BASE64)
+# what port-forward over plain websocket accepts (upstream's portforward/websocket.go)
+PORT_FORWARD_PROTOCOLS = (V4, V4_BASE64)
 PORT_FORWARD_SPDY_WEBSOCKET = "SPDY/3.1+portforward.k8s.io"
 
 MAX_CHUNK = 32 * 1024
@@ -48,7 +67,10 @@ def offered_protocols(header: str | None) -> list[str]:
 
 
 def choose_protocol(offered: Sequence[str], supported: Sequence[str] = PROTOCOLS) -> str | None:
-    """The first protocol the client offers that we support (the client's preference wins)."""
+    """The first protocol the client offers that we support (the client's preference wins); ``NONE``
+    when the client offers none at all (upstream then speaks binary channels with v1 statuses)."""
+    if not offered:
+        return NONE
     for proto in offered:
         if proto in supported:
             return proto
@@ -56,7 +78,17 @@ def choose_protocol(offered: Sequence[str], supported: Sequence[str] = PROTOCOLS
 
 
 def is_base64(protocol: str) -> bool:
-    return ".base64." in protocol
+    return protocol.endswith(V1_BASE64)
+
+
+def has_json_status(protocol: str) -> bool:
+    """v4 and v5 end a session with a JSON ``Status``; older protocols with the bare error text."""
+    return protocol.startswith(("v4.", "v5."))
+
+
+def supports_close(protocol: str) -> bool:
+    """Only v5 has the close channel (255)."""
+    return protocol.startswith("v5.")
 
 
 def encode(protocol: str, channel: int, data: bytes) -> bytes | str:
@@ -67,14 +99,24 @@ def encode(protocol: str, channel: int, data: bytes) -> bytes | str:
 
 
 def decode(protocol: str, message: bytes | str) -> tuple[int, bytes]:
-    """(channel, data) of one received message."""
-    if isinstance(message, str):
-        if not message:
-            raise ValueError("empty message")
-        return ord(message[0]) - ord("0"), base64.b64decode(message[1:])
-    if not message:
+    """(channel, data) of one received message, text or binary alike (as upstream reads either).
+
+    A v5 close signal comes back as ``(CLOSE, bytes((n,)))`` with ``n`` the channel to close (in the
+    base64 protocols the 255 marker is raw and the channel a digit, as upstream's reader expects).
+    Raises ``ValueError`` for an empty message or bad base64."""
+    raw = message.encode() if isinstance(message, str) else bytes(message)
+    if isinstance(message, str) and message[:1] == chr(CLOSE):
+        raw = bytes((CLOSE,)) + message[1:].encode()  # "\xff" as a text character: the close marker
+    if not raw:
         raise ValueError("empty message")
-    return message[0], bytes(message[1:])
+    if raw[0] == CLOSE and supports_close(protocol):
+        target = raw[1:2]
+        if is_base64(protocol) and target:
+            target = bytes((target[0] - ord("0"),))
+        return CLOSE, target
+    if is_base64(protocol):
+        return raw[0] - ord("0"), base64.b64decode(raw[1:], validate=True)
+    return raw[0], raw[1:]
 
 
 # --- final statuses on the error channel ---------------------------------------------------------------
@@ -168,12 +210,12 @@ class ChannelSession:
             yield item
 
     # --- plumbing --------------------------------------------------------------------------------------
-    async def _send(self, channel: int, data: bytes) -> None:
+    async def _send(self, channel: int, data: bytes, *, allow_empty: bool = False) -> None:
         if self.ws.closed or self.client_gone.is_set():
             return
         for start in range(0, max(len(data), 1), MAX_CHUNK):
             chunk = data[start : start + MAX_CHUNK]
-            if not chunk:
+            if not chunk and not allow_empty:
                 return
             message = encode(self.protocol, channel, chunk)
             try:
@@ -223,9 +265,10 @@ class ChannelSession:
                     await self._put_stdin(data)
                 elif channel == RESIZE:
                     self._put_resize(data)
-                elif channel == CLOSE:
+                elif channel == CLOSE:  # only decoded as such on v5
                     if data[:1] == bytes((STDIN,)):
                         self._close_stdin()
+                    # closing resize or an output channel changes nothing on the server side
         finally:
             self.client_gone.set()
             self._close_stdin()
@@ -234,9 +277,19 @@ class ChannelSession:
                     self._resize.get_nowait()
             self._resize.put_nowait(None)
 
+    async def hello(self) -> None:
+        """Tell the client the session is established: an empty message on the lowest writable channel."""
+        channel = STDOUT if self.stdout_enabled else STDERR if self.stderr_enabled else ERROR
+        await self._send(channel, b"", allow_empty=True)
+
     async def finish(self, status: dict[str, Any]) -> None:
-        """Send the final Status on the error channel, then close the websocket normally."""
+        """Send the final Status on the error channel, then close the websocket normally.
+
+        v4/v5: the Status as JSON; older protocols: the bare message of a failure, nothing on success."""
         if not self.ws.closed and not self.client_gone.is_set():
-            await self._send(ERROR, json.dumps(status).encode())
+            if has_json_status(self.protocol):
+                await self._send(ERROR, json.dumps(status).encode())
+            elif status.get("status") != "Success":
+                await self._send(ERROR, str(status.get("message") or "").encode())
         with contextlib.suppress(Exception):
             await self.ws.close()

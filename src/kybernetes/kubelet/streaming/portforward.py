@@ -1,6 +1,9 @@
-"""``kubectl port-forward``: SPDY/3.1 streams carried inside websocket binary messages.
+"""Port-forward, both ways clients speak it: SPDY inside websocket (kubectl) and the websocket channel
+protocol (the Python client, ``v4.channel.k8s.io``).
 
-Since kubectl 1.31 the client opens a websocket with subprotocol ``SPDY/3.1+portforward.k8s.io`` and
+SPDY (``PortForwardSession``): since kubectl 1.31 the client opens a websocket with subprotocol
+``SPDY/3.1+portforward.k8s.io`` and
+
 then speaks plain SPDY over it as if it were a TCP connection (message boundaries mean nothing). For
 each local connection it opens two streams with the same ``requestid`` header: ``streamtype: error``
 (which it half-closes at once and reads to the end) and ``streamtype: data``, both naming the pod
@@ -9,6 +12,14 @@ both ways, and ends with FIN on both streams; a message on the error stream make
 Pings are echoed (kubectl pings every 10 s).
 
 ``PortForwardSession`` is transport-agnostic: feed it the received bytes, give it a coroutine that sends.
+
+Channels (``ChannelPortForward``, upstream's ``portforward/websocket.go``): the ports are named up front in
+the query (``?ports=8080,9090``); port ``i`` gets data channel ``2i`` (both ways) and error channel
+``2i+1`` (server to client). The server first sends on each of the two channels the port as an unsigned
+16-bit little-endian number, connects to every port at once, and copies bytes between the data channel
+and the connection; a failure is written as text on the error channel. When one direction of a port ends
+the other gets a second to finish (as containerd's forwarder does), and once every port is done the
+server closes the websocket. ``parse_ports`` reads the query as upstream's ``NewV4Options`` does.
 """
 
 from __future__ import annotations
@@ -16,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from kybernetes.kubelet.streaming import spdy
+from kybernetes.kubelet.streaming import channels, spdy
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +46,7 @@ STREAM_TYPE_ERROR = "error"
 
 DATA_CHUNK = 32 * 1024
 STREAM_CREATION_TIMEOUT = 30.0
+LINGER_SECONDS = 1.0  # how long the other direction may finish once one direction of a port ended
 
 
 @dataclass
@@ -269,3 +282,157 @@ class PortForwardSession:
                 await task
         self._pairs.clear()
         self._streams.clear()
+
+
+# --- port-forward over the websocket channel protocol ------------------------------------------------------
+class PortsError(ValueError):
+    """The ``ports`` query of a channel port-forward is missing or malformed (a 400 upstream)."""
+
+
+def parse_ports(values: Sequence[str]) -> list[int]:
+    """The ports of ``?ports=a,b&ports=c``, in order, with upstream's checks and messages."""
+    if not values:
+        raise PortsError('query parameter "ports" is required')
+    ports: list[int] = []
+    for value in values:
+        if not value:
+            raise PortsError('query parameter "ports" cannot be empty')
+        for part in value.split(","):
+            problem = "" if part.isascii() and part.isdigit() else "invalid syntax"
+            port = int(part) if not problem else 0
+            if port > 65535:
+                problem = "value out of range"
+            if problem:
+                raise PortsError(
+                    f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{part}": {problem}'
+                )
+            if port < 1:
+                raise PortsError(f'port "{value}" must be > 0')
+            ports.append(port)
+    return ports
+
+
+class ChannelPortForward:
+    """The server side of one port-forward over the websocket channel protocol (see the module docstring).
+
+    ``send(message)`` sends one websocket message (``bytes`` or, for base64 protocols, ``str``);
+    ``run(messages)`` consumes the client's messages and returns when every port is done or the client
+    has gone; the caller then closes the websocket.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes | str], Awaitable[None]],
+        opener: Opener,
+        protocol: str,
+        ports: Sequence[int],
+        *,
+        pod: str = "",
+        linger: float = LINGER_SECONDS,
+    ) -> None:
+        self._send_message = send
+        self._opener = opener
+        self._protocol = protocol
+        self._ports = list(ports)
+        self._pod = pod
+        self._linger = linger
+        self._inbound: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in self._ports]
+        self._done: set[int] = set()  # ports whose forward ended: their client data is dropped
+        self._lock = asyncio.Lock()
+        self.closed = False
+
+    async def _send(self, channel: int, data: bytes) -> None:
+        if self.closed:
+            return
+        message = channels.encode(self._protocol, channel, data)
+        try:
+            async with self._lock:
+                await self._send_message(message)
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("channel port-forward transport closed: %s", exc)
+            self.closed = True
+
+    async def run(self, messages: AsyncIterator[bytes | str]) -> None:
+        for index, port in enumerate(self._ports):
+            prefix = struct.pack("<H", port)
+            await self._send(2 * index, prefix)
+            await self._send(2 * index + 1, prefix)
+        workers = [asyncio.create_task(self._forward(i, port)) for i, port in enumerate(self._ports)]
+        reader = asyncio.create_task(self._read(messages))
+        try:
+            everything = asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.wait({everything, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():  # the client went away: stop forwarding
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(everything, return_exceptions=True)
+        finally:
+            reader.cancel()
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(reader, *workers, return_exceptions=True)
+            self.closed = True
+
+    async def _read(self, messages: AsyncIterator[bytes | str]) -> None:
+        try:
+            async for message in messages:
+                try:
+                    channel, data = channels.decode(self._protocol, message)
+                except ValueError:
+                    log.debug("port-forward: ignoring a malformed message")
+                    continue
+                # even channels carry data to a port; odd (error) channels are write-only, as upstream
+                index = channel // 2
+                if channel % 2 == 0 and index < len(self._inbound) and data and index not in self._done:
+                    self._inbound[index].put_nowait(data)
+        finally:
+            for queue in self._inbound:
+                queue.put_nowait(None)
+
+    async def _forward(self, index: int, port: int) -> None:
+        try:
+            await self._forward_port(index, port)
+        finally:
+            self._done.add(index)
+            while not self._inbound[index].empty():
+                self._inbound[index].get_nowait()
+
+    async def _forward_port(self, index: int, port: int) -> None:
+        data_channel, error_channel = 2 * index, 2 * index + 1
+        try:
+            send, chunks, close = await self._opener(port)
+        except Exception as exc:
+            await self._send(
+                error_channel, f"error forwarding port {port} to pod {self._pod}: {exc}".encode()
+            )
+            return
+        error: str | None = None
+        try:
+            outbound = asyncio.create_task(self._pump_out(data_channel, chunks))
+            inbound = asyncio.create_task(self._pump_in(self._inbound[index], send))
+            _, pending = await asyncio.wait({outbound, inbound}, return_when=asyncio.FIRST_COMPLETED)
+            if pending:
+                await asyncio.wait(pending, timeout=self._linger)
+            for task in (outbound, inbound):
+                task.cancel()
+            for result in await asyncio.gather(outbound, inbound, return_exceptions=True):
+                if isinstance(result, Exception) and error is None:
+                    error = f"error forwarding port {port} to pod {self._pod}: {result}"
+        finally:
+            with contextlib.suppress(Exception):
+                await close()
+        if error:
+            await self._send(error_channel, error.encode())
+
+    async def _pump_out(self, channel: int, chunks: AsyncIterator[bytes]) -> None:
+        async for chunk in chunks:
+            if self.closed:
+                return
+            for start in range(0, len(chunk), DATA_CHUNK):
+                await self._send(channel, chunk[start : start + DATA_CHUNK])
+
+    async def _pump_in(
+        self, queue: asyncio.Queue[bytes | None], send: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        while (item := await queue.get()) is not None:
+            await send(item)
