@@ -78,6 +78,10 @@ class ApiContext:
         for crd in listed.items:
             self.register_crd(crd)
         self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
+        from kybernetes.apiserver import api_services
+
+        await api_services.sync_local(self)
+        self._tasks.append(asyncio.create_task(api_services.run(self)))
         if self.compaction_interval > 0:
             self._tasks.append(asyncio.create_task(self._compact_periodically()))
 

@@ -248,8 +248,10 @@ class Operations:
                 md[key] = old_md[key]
             else:
                 md.pop(key, None)
-        if subresource == "status":
-            self.strategy.prepare_for_status_update(new, old)
+        status_write = subresource is not None and subresource in self.strategy.status_subresources
+        if status_write:
+            assert subresource is not None
+            self.strategy.prepare_for_subresource_update(subresource, new, old)
             # labels, annotations and the rest of metadata stay as they were
             keep = {k: v for k, v in md.items() if k in ("resourceVersion",)}
             new["metadata"] = {**{k: v for k, v in old_md.items() if k != "resourceVersion"}, **keep}
@@ -257,7 +259,7 @@ class Operations:
         else:
             self.strategy.prepare_for_update(new, old)
         self.strategy.default(new)
-        if subresource == "status":
+        if status_write:
             causes = self.strategy.validate_status_update(new, old)
         else:
             causes = self.strategy.validate_update(new, old)

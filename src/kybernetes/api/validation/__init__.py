@@ -10,7 +10,7 @@ The API server calls, after defaulting (``api.defaults.apply_defaults``):
   ``prune_unknown`` (``unknown_custom_fields`` for Strict/Warn).
 
 Per-type rules live in one small module per API group (``core``, ``apps``, ``batch``, ``rbac``,
-``apiextensions``, ``other``; pod specs in ``podspec``, metadata in ``meta``); ``STRATEGIES`` maps
+``apiextensions``, ``other``, ``networking``, ``storage`` (CSI), ``cluster``; pod specs in ``podspec``, metadata in ``meta``); ``STRATEGIES`` maps
 ``(group, kind)`` to a ``TypeRules`` row: the metadata name rule and the create/update/status checks.
 """
 
@@ -22,7 +22,19 @@ from typing import Any
 
 from kybernetes.api.errors import Cause
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.api.validation import apiextensions, apps, batch, core, meta, names, other, rbac
+from kybernetes.api.validation import (
+    apiextensions,
+    apps,
+    batch,
+    cluster,
+    core,
+    meta,
+    names,
+    networking,
+    other,
+    rbac,
+    storage,
+)
 from kybernetes.api.validation.field import dedupe
 from kybernetes.api.validation.schema import (
     check_types,
@@ -138,6 +150,52 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
     ),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): TypeRules(
         create=apiextensions.create_crd, update=apiextensions.update_crd
+    ),
+    # --- the rest of upstream v1.32's default types
+    ("", "ComponentStatus"): TypeRules(),  # read-only: computed, never written
+    ("networking.k8s.io", "Ingress"): TypeRules(
+        create=networking.create_ingress, status=networking.status_ingress
+    ),
+    ("networking.k8s.io", "IngressClass"): TypeRules(
+        create=networking.create_ingress_class, update=networking.update_ingress_class
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): TypeRules(create=networking.create_network_policy),
+    ("storage.k8s.io", "CSIDriver"): TypeRules(
+        create=storage.create_csi_driver, update=storage.update_csi_driver
+    ),
+    ("storage.k8s.io", "CSINode"): TypeRules(create=storage.create_csi_node, update=storage.update_csi_node),
+    ("storage.k8s.io", "CSIStorageCapacity"): TypeRules(
+        create=storage.create_csi_storage_capacity, update=storage.update_csi_storage_capacity
+    ),
+    ("storage.k8s.io", "VolumeAttachment"): TypeRules(
+        create=storage.create_volume_attachment,
+        update=storage.update_volume_attachment,
+        status=storage.status_volume_attachment,
+    ),
+    ("certificates.k8s.io", "CertificateSigningRequest"): TypeRules(
+        create=cluster.create_csr, update=cluster.update_csr, status=cluster.status_csr
+    ),
+    ("node.k8s.io", "RuntimeClass"): TypeRules(
+        create=cluster.create_runtime_class, update=cluster.update_runtime_class
+    ),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): TypeRules(
+        create=cluster.create_mutating_webhook_configuration
+    ),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): TypeRules(
+        create=cluster.create_validating_webhook_configuration
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): TypeRules(
+        create=cluster.create_validating_admission_policy
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): TypeRules(
+        create=cluster.create_validating_admission_policy_binding
+    ),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): TypeRules(create=cluster.create_flow_schema),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): TypeRules(
+        create=cluster.create_priority_level
+    ),
+    ("apiregistration.k8s.io", "APIService"): TypeRules(
+        names.path_segment_name, cluster.create_api_service, status=cluster.status_api_service
     ),
 }
 

@@ -31,6 +31,13 @@ GENERATION_KINDS = frozenset(
         "CustomResourceDefinition",
         "Ingress",
         "NetworkPolicy",
+        "IngressClass",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
 )
 
@@ -62,6 +69,16 @@ class Strategy:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
+
+    # Subresources whose writes change the status only (``finish_update`` routes them through
+    # ``prepare_for_subresource_update`` and ``validate_status_update``).
+    status_subresources: tuple[str, ...] = ("status",)
+
+    def prepare_for_subresource_update(
+        self, subresource: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> None:
+        """A write to one of ``status_subresources``; by default the ``/status`` rules."""
+        self.prepare_for_status_update(new, old)
 
     def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """A write to ``/status`` changes the status only (and metadata labels/annotations stay)."""

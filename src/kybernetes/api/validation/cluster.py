@@ -1,0 +1,625 @@
+"""Validation of the cluster-level groups, after upstream's validation packages:
+``certificates.k8s.io`` CertificateSigningRequest (spec, status and approval), ``node.k8s.io``
+RuntimeClass, ``admissionregistration.k8s.io`` webhook configurations and validating admission policies
+(structure only: CEL expressions are stored, not compiled), ``flowcontrol.apiserver.k8s.io`` flow
+schemas and priority levels, and ``apiregistration.k8s.io`` APIServices."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from kybernetes.api.errors import Cause
+from kybernetes.api.validation import field as f
+from kybernetes.api.validation import meta, names
+from kybernetes.api.validation.podspec import _dict, _int, _list, _s
+
+# -- CertificateSigningRequest -----------------------------------------------------------------------
+
+KEY_USAGES = (
+    "any",
+    "cert sign",
+    "client auth",
+    "code signing",
+    "content commitment",
+    "crl sign",
+    "data encipherment",
+    "decipher only",
+    "digital signature",
+    "email protection",
+    "encipher only",
+    "ipsec end system",
+    "ipsec tunnel",
+    "ipsec user",
+    "key agreement",
+    "key encipherment",
+    "microsoft sgc",
+    "netscape sgc",
+    "ocsp signing",
+    "s/mime",
+    "server auth",
+    "signing",
+    "timestamping",
+)
+CSR_CONDITION_TYPES = ("Approved", "Denied", "Failed")
+
+
+def _go_bytes(data: bytes) -> f.Raw:
+    """Go's ``%#v`` of a ``[]byte``, how upstream prints a bad request."""
+    return f.Raw("[]byte{" + ", ".join(f"0x{b:x}" for b in data) + "}")
+
+
+def parse_csr_request(request: Any) -> tuple[bytes, str]:
+    """The request bytes and ``ParseCSR``'s error ("" when it is a PEM certificate request)."""
+    try:
+        data = base64.b64decode(_s(request), validate=True)
+    except (binascii.Error, ValueError):
+        return b"", "illegal base64 data"
+    text = data.decode("latin-1")
+    begin = text.find("-----BEGIN ")
+    if begin < 0 or not text[begin:].startswith("-----BEGIN CERTIFICATE REQUEST-----"):
+        return data, "PEM block type must be CERTIFICATE REQUEST"
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_csr(data[begin:])
+    except ValueError as exc:
+        return data, f"x509: malformed certificate request ({exc})"
+    return data, ""
+
+
+def _signer_name(value: str, path: str) -> list[Cause]:
+    """``ValidateSignerName``: ``<domain>/<path>``, the domain a DNS subdomain."""
+    if not value:
+        return [f.required(path)]
+    domain, sep, rest = value.partition("/")
+    if not sep:
+        return [
+            f.invalid(
+                path, value, 'must be a fully qualified domain and path of the form "example.com/signer-name"'
+            )
+        ]
+    out = f.invalid_each(path, value, [m for m in names.is_dns1123_subdomain(domain)])
+    if not rest:
+        out.append(f.invalid(path, value, "validating path: path must not be empty"))
+    if len(value) > 571:
+        out.append(f.too_long(path, 571))
+    return out
+
+
+def create_csr(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    out: list[Cause] = []
+    if not spec.get("request"):
+        out.append(f.required("spec.request"))
+    else:
+        data, error = parse_csr_request(spec["request"])
+        if error:
+            out.append(f.invalid("spec.request", _go_bytes(data), error))
+    out += _signer_name(_s(spec.get("signerName")), "spec.signerName")
+    usages = _list(spec.get("usages"))
+    if not usages:
+        out.append(f.required("spec.usages"))
+    seen: set[str] = set()
+    for i, usage in enumerate(usages):
+        p = f.index("spec.usages", i)
+        if usage not in KEY_USAGES:
+            out.append(f.not_supported(p, usage, KEY_USAGES))
+        if usage in seen:
+            out.append(f.duplicate(p, usage))
+        seen.add(_s(usage))
+    seconds = spec.get("expirationSeconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds < 600:
+        out.append(
+            f.invalid(
+                "spec.expirationSeconds",
+                seconds,
+                "may not specify a duration less than 600 seconds (10 minutes)",
+            )
+        )
+    return out
+
+
+def _csr_conditions(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    conds = _list(_dict(new.get("status")).get("conditions"))
+    out: list[Cause] = []
+    kinds: dict[str, int] = {}
+    for i, cond in enumerate(conds):
+        cond = _dict(cond)
+        p = f.index("status.conditions", i)
+        kind = _s(cond.get("type"))
+        if not kind:
+            out.append(f.required(f.child(p, "type")))
+            continue
+        if kind in kinds and kind in CSR_CONDITION_TYPES:
+            out.append(f.duplicate(f.child(p, "type"), kind))
+        kinds[kind] = i
+        status = _s(cond.get("status"))
+        if kind in ("Approved", "Denied") and status != "True":
+            out.append(f.not_supported(f.child(p, "status"), status, ("True",)))
+        elif status not in ("True", "False", "Unknown"):
+            out.append(f.not_supported(f.child(p, "status"), status, ("False", "True", "Unknown")))
+    if "Approved" in kinds and "Denied" in kinds:
+        out.append(
+            f.invalid(
+                "status.conditions", "Approved", "Approved and Denied conditions are mutually exclusive"
+            )
+        )
+    old_kinds = {_s(_dict(c).get("type")) for c in _list(_dict(old.get("status")).get("conditions"))}
+    for kind in ("Approved", "Denied"):
+        if kind in old_kinds and kind not in kinds:
+            out.append(
+                f.forbidden("status.conditions", f'updates may not remove a condition of type "{kind}"')
+            )
+    cert = _dict(new.get("status")).get("certificate")
+    old_cert = _dict(old.get("status")).get("certificate")
+    if old_cert and cert != old_cert:
+        out.append(f.forbidden("status.certificate", "updates may not modify existing certificate content"))
+    if cert and "Approved" not in kinds:
+        out.append(
+            f.invalid(
+                "status.certificate", f.Raw("<certificate data>"), "certificate may only be set when approved"
+            )
+        )
+    return out
+
+
+def update_csr(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """A write to the main resource: the strategy kept the stored spec and status, so nothing can be
+    invalid beyond metadata (as upstream, which re-validates only what the write may change)."""
+    return []
+
+
+def status_csr(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """``/status`` and ``/approval`` writes: condition rules and certificate immutability."""
+    return _csr_conditions(new, old)
+
+
+# -- RuntimeClass ------------------------------------------------------------------------------------
+
+
+def create_runtime_class(obj: dict[str, Any]) -> list[Cause]:
+    handler = _s(obj.get("handler"))
+    out = f.invalid_each("handler", handler, names.is_dns1123_label(handler))
+    overhead = _dict(obj.get("overhead")).get("podFixed")
+    if overhead is not None:
+        from kybernetes.api.validation.podspec import validate_resource_requirements
+
+        out += [
+            Cause(c.field.replace("overhead.podFixed.limits", "overhead.podFixed"), c.message, c.reason)
+            for c in validate_resource_requirements({"limits": overhead}, "overhead.podFixed")
+        ]
+    scheduling = _dict(obj.get("scheduling"))
+    out += meta.validate_labels(scheduling.get("nodeSelector"), "scheduling.nodeSelector")
+    return out
+
+
+def update_runtime_class(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    return create_runtime_class(new) + f.immutable(new.get("handler"), old.get("handler"), "handler")
+
+
+# -- admission webhooks ------------------------------------------------------------------------------
+
+OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
+SCOPES = ("*", "Cluster", "Namespaced")
+FAILURE_POLICIES = ("Fail", "Ignore")
+MATCH_POLICIES = ("Equivalent", "Exact")
+SIDE_EFFECTS = ("None", "NoneOnDryRun")
+REINVOCATION_POLICIES = ("IfNeeded", "Never")
+REVIEW_VERSIONS = ("v1", "v1beta1")
+
+
+_RULE_NOUNS = {"apiGroups": "API groups", "apiVersions": "API versions", "resources": "resources"}
+
+
+def _rule(rule: dict[str, Any], path: str, *, operations: bool = True) -> list[Cause]:
+    out: list[Cause] = []
+    if operations:
+        ops = _list(rule.get("operations"))
+        if not ops:
+            out.append(f.required(f.child(path, "operations")))
+        for i, op in enumerate(ops):
+            if op not in OPERATIONS:
+                out.append(f.not_supported(f.index(f.child(path, "operations"), i), op, OPERATIONS))
+        if len(ops) > 1 and "*" in ops:
+            out.append(
+                f.invalid(
+                    f.child(path, "operations"), ops, "if '*' is present, must not specify other operations"
+                )
+            )
+    for key in ("apiGroups", "apiVersions", "resources"):
+        values = _list(rule.get(key))
+        if not values:
+            out.append(f.required(f.child(path, key)))
+        if len(values) > 1 and "*" in values:
+            out.append(
+                f.invalid(
+                    f.child(path, key),
+                    values,
+                    "if '*' is present, must not specify other " + _RULE_NOUNS[key],
+                )
+            )
+    scope = rule.get("scope")
+    if scope is not None and scope not in SCOPES:
+        out.append(f.not_supported(f.child(path, "scope"), scope, SCOPES))
+    return out
+
+
+def _client_config(config: dict[str, Any], path: str) -> list[Cause]:
+    url, service = config.get("url"), config.get("service")
+    if (url is None) == (service is None):
+        return [f.required(path, "exactly one of url or service is required")]
+    out: list[Cause] = []
+    if url is not None:
+        url = _s(url)
+        if not url.startswith("https://"):
+            out.append(f.invalid(f.child(path, "url"), url, "'https' is the only allowed URL scheme"))
+        elif "?" in url or "#" in url:
+            out.append(f.invalid(f.child(path, "url"), url, "query parameters and fragments are not allowed"))
+        return out
+    service = _dict(service)
+    sp = f.child(path, "service")
+    for key in ("name", "namespace"):
+        if not _s(service.get(key)):
+            out.append(f.required(f.child(sp, key), f"service {key} is required"))
+    port = _int(service.get("port"))
+    if port is not None:
+        out += f.invalid_each(f.child(sp, "port"), port, names.is_valid_port_num(port))
+    svc_path = service.get("path")
+    if isinstance(svc_path, str) and svc_path and not svc_path.startswith("/"):
+        out.append(f.invalid(f.child(sp, "path"), svc_path, "must start with a '/'"))
+    return out
+
+
+def _webhook_name(value: str, path: str) -> list[Cause]:
+    if not value:
+        return [f.required(path)]
+    msgs = names.is_dns1123_subdomain(value)
+    if not msgs and len(value.split(".")) < 3:
+        msgs = ["should be a domain with at least three segments separated by dots"]
+    return f.invalid_each(path, value, msgs)
+
+
+def _webhooks(obj: dict[str, Any], *, mutating: bool) -> list[Cause]:
+    out: list[Cause] = []
+    seen: set[str] = set()
+    for i, hook in enumerate(_list(obj.get("webhooks"))):
+        hook = _dict(hook)
+        p = f.index("webhooks", i)
+        hook_name = _s(hook.get("name"))
+        out += _webhook_name(hook_name, f.child(p, "name"))
+        if hook_name and hook_name in seen:
+            out.append(f.duplicate(f.child(p, "name"), hook_name))
+        seen.add(hook_name)
+        for j, rule in enumerate(_list(hook.get("rules"))):
+            out += _rule(_dict(rule), f.index(f.child(p, "rules"), j))
+        versions = _list(hook.get("admissionReviewVersions"))
+        if not versions:
+            out.append(f.required(f.child(p, "admissionReviewVersions"), "must specify one of v1, v1beta1"))
+        elif not any(v in REVIEW_VERSIONS for v in versions):
+            out.append(
+                f.invalid(
+                    f.child(p, "admissionReviewVersions"),
+                    versions,
+                    "must include at least one of v1, v1beta1",
+                )
+            )
+        side = hook.get("sideEffects")
+        if side is None:
+            out.append(f.required(f.child(p, "sideEffects"), "must specify one of None, NoneOnDryRun"))
+        elif side not in SIDE_EFFECTS:
+            out.append(f.not_supported(f.child(p, "sideEffects"), side, SIDE_EFFECTS))
+        for key, allowed in (("failurePolicy", FAILURE_POLICIES), ("matchPolicy", MATCH_POLICIES)):
+            value = hook.get(key)
+            if value is not None and value not in allowed:
+                out.append(f.not_supported(f.child(p, key), value, allowed))
+        if mutating:
+            value = hook.get("reinvocationPolicy")
+            if value is not None and value not in REINVOCATION_POLICIES:
+                out.append(f.not_supported(f.child(p, "reinvocationPolicy"), value, REINVOCATION_POLICIES))
+        timeout = _int(hook.get("timeoutSeconds"))
+        if timeout is not None and not 1 <= timeout <= 30:
+            out.append(
+                f.invalid(
+                    f.child(p, "timeoutSeconds"),
+                    timeout,
+                    "the timeout value must be between 1 and 30 seconds",
+                )
+            )
+        out += meta.validate_label_selector(hook.get("namespaceSelector"), f.child(p, "namespaceSelector"))
+        out += meta.validate_label_selector(hook.get("objectSelector"), f.child(p, "objectSelector"))
+        out += _client_config(_dict(hook.get("clientConfig")), f.child(p, "clientConfig"))
+    return out
+
+
+def create_mutating_webhook_configuration(obj: dict[str, Any]) -> list[Cause]:
+    return _webhooks(obj, mutating=True)
+
+
+def create_validating_webhook_configuration(obj: dict[str, Any]) -> list[Cause]:
+    return _webhooks(obj, mutating=False)
+
+
+# -- ValidatingAdmissionPolicy (+Binding) ------------------------------------------------------------
+
+VALIDATION_ACTIONS = ("Audit", "Deny", "Warn")
+PARAM_NOT_FOUND_ACTIONS = ("Allow", "Deny")
+
+
+def _match_resources(match: dict[str, Any], path: str, *, required_rules: bool) -> list[Cause]:
+    out: list[Cause] = []
+    policy = match.get("matchPolicy")
+    if policy is not None and policy not in MATCH_POLICIES:
+        out.append(f.not_supported(f.child(path, "matchPolicy"), policy, MATCH_POLICIES))
+    out += meta.validate_label_selector(match.get("namespaceSelector"), f.child(path, "namespaceSelector"))
+    out += meta.validate_label_selector(match.get("objectSelector"), f.child(path, "objectSelector"))
+    rules = _list(match.get("resourceRules"))
+    if required_rules and not rules:
+        out.append(f.required(f.child(path, "resourceRules")))
+    for key in ("resourceRules", "excludeResourceRules"):
+        for i, rule in enumerate(_list(match.get(key))):
+            out += _rule(_dict(rule), f.index(f.child(path, key), i))
+    return out
+
+
+def create_validating_admission_policy(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    out: list[Cause] = []
+    kind = spec.get("paramKind")
+    if isinstance(kind, dict):
+        for key in ("apiVersion", "kind"):
+            if not _s(kind.get(key)):
+                out.append(f.required(f.child("spec.paramKind", key)))
+    match = spec.get("matchConstraints")
+    if not isinstance(match, dict):
+        out.append(f.required("spec.matchConstraints"))
+    else:
+        out += _match_resources(match, "spec.matchConstraints", required_rules=True)
+    validations = _list(spec.get("validations"))
+    annotations = _list(spec.get("auditAnnotations"))
+    if not validations and not annotations:
+        out.append(
+            f.required("spec.validations", "validations or auditAnnotations must contain at least one item")
+        )
+    for i, validation in enumerate(validations):
+        if not _s(_dict(validation).get("expression")).strip():
+            out.append(f.required(f.child(f.index("spec.validations", i), "expression")))
+    for i, annotation in enumerate(annotations):
+        p = f.index("spec.auditAnnotations", i)
+        annotation = _dict(annotation)
+        if not _s(annotation.get("key")):
+            out.append(f.required(f.child(p, "key")))
+        if not _s(annotation.get("valueExpression")).strip():
+            out.append(f.required(f.child(p, "valueExpression")))
+    policy = spec.get("failurePolicy")
+    if policy is not None and policy not in FAILURE_POLICIES:
+        out.append(f.not_supported("spec.failurePolicy", policy, FAILURE_POLICIES))
+    seen: set[str] = set()
+    for i, variable in enumerate(_list(spec.get("variables"))):
+        p = f.index("spec.variables", i)
+        var_name = _s(_dict(variable).get("name"))
+        if not var_name:
+            out.append(f.required(f.child(p, "name")))
+        elif names.is_c_identifier(var_name):
+            out += f.invalid_each(f.child(p, "name"), var_name, names.is_c_identifier(var_name))
+        elif var_name in seen:
+            out.append(f.duplicate(f.child(p, "name"), var_name))
+        seen.add(var_name)
+        if not _s(_dict(variable).get("expression")).strip():
+            out.append(f.required(f.child(p, "expression")))
+    return out
+
+
+def create_validating_admission_policy_binding(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    out: list[Cause] = []
+    if not _s(spec.get("policyName")):
+        out.append(f.required("spec.policyName"))
+    actions = _list(spec.get("validationActions"))
+    if not actions:
+        out.append(f.required("spec.validationActions"))
+    seen: set[str] = set()
+    for i, action in enumerate(actions):
+        p = f.index("spec.validationActions", i)
+        if action not in VALIDATION_ACTIONS:
+            out.append(f.not_supported(p, action, VALIDATION_ACTIONS))
+        if action in seen:
+            out.append(f.duplicate(p, action))
+        seen.add(_s(action))
+    if "Deny" in seen and "Warn" in seen:
+        out.append(
+            f.invalid(
+                "spec.validationActions",
+                actions,
+                "must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)",
+            )
+        )
+    ref = spec.get("paramRef")
+    if isinstance(ref, dict):
+        action = ref.get("parameterNotFoundAction")
+        if action is None:
+            out.append(f.required("spec.paramRef.parameterNotFoundAction"))
+        elif action not in PARAM_NOT_FOUND_ACTIONS:
+            out.append(
+                f.not_supported("spec.paramRef.parameterNotFoundAction", action, PARAM_NOT_FOUND_ACTIONS)
+            )
+        if ref.get("name") and ref.get("selector") is not None:
+            out.append(f.forbidden("spec.paramRef.name", "name and selector are mutually exclusive"))
+    match = spec.get("matchResources")
+    if isinstance(match, dict):
+        out += _match_resources(match, "spec.matchResources", required_rules=False)
+    return out
+
+
+# -- API priority and fairness -----------------------------------------------------------------------
+
+DISTINGUISHER_TYPES = ("ByNamespace", "ByUser")
+SUBJECT_KINDS = ("Group", "ServiceAccount", "User")
+PRIORITY_LEVEL_TYPES = ("Exempt", "Limited")
+LIMIT_RESPONSE_TYPES = ("Queue", "Reject")
+
+
+def create_flow_schema(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    out: list[Cause] = []
+    precedence = _int(spec.get("matchingPrecedence")) or 0
+    if not 1 <= precedence <= 10000:
+        out.append(f.invalid("spec.matchingPrecedence", precedence, "must be between 1 and 10000"))
+    method = spec.get("distinguisherMethod")
+    if isinstance(method, dict) and method.get("type") not in DISTINGUISHER_TYPES:
+        out.append(
+            f.not_supported("spec.distinguisherMethod.type", method.get("type") or "", DISTINGUISHER_TYPES)
+        )
+    if not _s(_dict(spec.get("priorityLevelConfiguration")).get("name")):
+        out.append(f.required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
+    for i, rule in enumerate(_list(spec.get("rules"))):
+        rule = _dict(rule)
+        p = f.index("spec.rules", i)
+        subjects = _list(rule.get("subjects"))
+        if not subjects:
+            out.append(f.required(f.child(p, "subjects"), "subjects must contain at least one value"))
+        for j, subject in enumerate(subjects):
+            kind = _dict(subject).get("kind")
+            if kind not in SUBJECT_KINDS:
+                out.append(
+                    f.not_supported(
+                        f.child(f.index(f.child(p, "subjects"), j), "kind"), kind or "", SUBJECT_KINDS
+                    )
+                )
+        if not _list(rule.get("resourceRules")) and not _list(rule.get("nonResourceRules")):
+            out.append(
+                f.required(p, "at least one of resourceRules and nonResourceRules has to be non-empty")
+            )
+    return out
+
+
+def create_priority_level(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    out: list[Cause] = []
+    kind = spec.get("type")
+    if kind not in PRIORITY_LEVEL_TYPES:
+        out.append(f.not_supported("spec.type", kind or "", PRIORITY_LEVEL_TYPES))
+        return out
+    limited, exempt = spec.get("limited"), spec.get("exempt")
+    if kind == "Exempt":
+        if limited is not None:
+            out.append(f.forbidden("spec.limited", "must be nil if the type is not Limited"))
+        return out
+    if exempt is not None:
+        out.append(f.forbidden("spec.exempt", "must be nil if the type is Limited"))
+    if not isinstance(limited, dict):
+        out.append(f.required("spec.limited", "must not be empty when type is Limited"))
+        return out
+    shares = _int(limited.get("nominalConcurrencyShares"))
+    if shares is not None and shares < 0:
+        out.append(
+            f.invalid("spec.limited.nominalConcurrencyShares", shares, "must be a non-negative integer")
+        )
+    lendable = _int(limited.get("lendablePercent"))
+    if lendable is not None and not 0 <= lendable <= 100:
+        out.append(
+            f.invalid("spec.limited.lendablePercent", lendable, "must be between 0 and 100, inclusive")
+        )
+    response = _dict(limited.get("limitResponse"))
+    rtype = response.get("type")
+    rp = "spec.limited.limitResponse"
+    if rtype not in LIMIT_RESPONSE_TYPES:
+        out.append(f.not_supported(f.child(rp, "type"), rtype or "", LIMIT_RESPONSE_TYPES))
+    elif rtype == "Reject" and response.get("queuing") is not None:
+        out.append(
+            f.forbidden(f.child(rp, "queuing"), "must be nil if limited.limitResponse.type is not Limited")
+        )
+    elif rtype == "Queue":
+        queuing = response.get("queuing")
+        if not isinstance(queuing, dict):
+            out.append(
+                f.required(
+                    f.child(rp, "queuing"), "must not be empty if limited.limitResponse.type is Limited"
+                )
+            )
+        else:
+            qp = f.child(rp, "queuing")
+            queues = _int(queuing.get("queues")) or 0
+            hand = _int(queuing.get("handSize")) or 0
+            limit = _int(queuing.get("queueLengthLimit")) or 0
+            if limit <= 0:
+                out.append(f.invalid(f.child(qp, "queueLengthLimit"), limit, "must be positive"))
+            if queues <= 0:
+                out.append(f.invalid(f.child(qp, "queues"), queues, "must be positive"))
+            elif hand > queues:
+                out.append(
+                    f.invalid(f.child(qp, "handSize"), hand, f"should not be greater than queues ({queues})")
+                )
+            if hand <= 0:
+                out.append(f.invalid(f.child(qp, "handSize"), hand, "must be positive"))
+    return out
+
+
+# -- APIService --------------------------------------------------------------------------------------
+
+
+def create_api_service(obj: dict[str, Any]) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    group, version = _s(spec.get("group")), _s(spec.get("version"))
+    out: list[Cause] = []
+    md_name = _s(_dict(obj.get("metadata")).get("name"))
+    wanted = f"{version}.{group}"
+    if md_name and not names.is_valid_path_segment_name(md_name) and md_name != wanted:
+        out.append(f.invalid("metadata.name", md_name, f'must be `spec.version+"."+spec.group`: "{wanted}"'))
+    if not group and version != "v1":
+        out.append(f.required("spec.group", "only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        out += f.invalid_each("spec.group", group, names.is_dns1123_subdomain(group))
+    out += f.invalid_each("spec.version", version, names.is_dns1035_label(version))
+    group_priority = _int(spec.get("groupPriorityMinimum")) or 0
+    if not 0 < group_priority <= 20000:
+        out.append(
+            f.invalid("spec.groupPriorityMinimum", group_priority, "must be positive and less than 20000")
+        )
+    version_priority = _int(spec.get("versionPriority")) or 0
+    if not 0 < version_priority <= 1000:
+        out.append(f.invalid("spec.versionPriority", version_priority, "must be positive and less than 1000"))
+    service = spec.get("service")
+    ca_bundle = _s(spec.get("caBundle"))
+    skip_verify = bool(spec.get("insecureSkipTLSVerify"))
+    if not isinstance(service, dict):
+        if ca_bundle:
+            size = len(base64.b64decode(ca_bundle + "==", validate=False)) if ca_bundle else 0
+            out.append(
+                f.invalid("spec.caBundle", f"{size} bytes", "local APIServices may not have a caBundle")
+            )
+        if skip_verify:
+            out.append(
+                f.invalid(
+                    "spec.insecureSkipTLSVerify", True, "local APIServices may not have insecureSkipTLSVerify"
+                )
+            )
+        return out
+    if not _s(service.get("namespace")):
+        out.append(f.required("spec.service.namespace"))
+    if not _s(service.get("name")):
+        out.append(f.required("spec.service.name"))
+    port = _int(service.get("port"))
+    if port is not None and names.is_valid_port_num(port):
+        out.append(
+            f.invalid(
+                "spec.service.port", port, "port is not valid: " + ", ".join(names.is_valid_port_num(port))
+            )
+        )
+    if skip_verify and ca_bundle:
+        out.append(f.invalid("spec.insecureSkipTLSVerify", True, "may not be true if caBundle is present"))
+    return out
+
+
+def status_api_service(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    out: list[Cause] = []
+    for i, cond in enumerate(_list(_dict(new.get("status")).get("conditions"))):
+        cond = _dict(cond)
+        p = f.index("status.conditions", i)
+        if not _s(cond.get("type")):
+            out.append(f.required(f.child(p, "type")))
+        status = cond.get("status")
+        if status not in ("True", "False", "Unknown"):
+            out.append(f.not_supported(f.child(p, "status"), status or "", ("False", "True", "Unknown")))
+    return out
