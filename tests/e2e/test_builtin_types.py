@@ -668,3 +668,14 @@ def test_componentstatuses_follow_leader_leases(kyb_full: KybServer) -> None:
     )
     one = kyb_full.kubectl_json("get", "componentstatus", "scheduler")
     assert one["conditions"] == [{"type": "Healthy", "status": "True", "message": "ok"}]
+
+
+def test_mandatory_flowcontrol_objects_exist(kyb_sqlite: KybServer) -> None:
+    levels = kyb_sqlite.kubectl("get", "prioritylevelconfigurations", "--no-headers").stdout.splitlines()
+    rows = {line.split()[0]: line.split()[1:-1] for line in levels}
+    assert rows["exempt"] == ["Exempt", "<none>", "<none>", "<none>", "<none>"]
+    assert rows["catch-all"] == ["Limited", "5", "<none>", "<none>", "<none>"]
+    schemas = kyb_sqlite.kubectl("get", "flowschemas", "--no-headers").stdout.splitlines()
+    by_name = {line.split()[0]: line.split() for line in schemas}
+    assert by_name["exempt"][1:3] == ["exempt", "1"]
+    assert by_name["catch-all"][1:4] == ["catch-all", "10000", "ByUser"]

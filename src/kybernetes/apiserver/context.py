@@ -73,6 +73,9 @@ class ApiContext:
         from kybernetes.apiserver.admission import ensure_system_priority_classes
 
         await ensure_system_priority_classes(self)
+        from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
+
+        await ensure_mandatory_configuration(self)
         crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         listed = await crds.list(None)
         for crd in listed.items:
