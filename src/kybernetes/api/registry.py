@@ -421,10 +421,10 @@ BUILTIN_RESOURCES = BUILTIN_RESOURCES + V132_MORE_RESOURCES
 # Upstream's APIService priorities of the built-in group versions (kube-apiserver's
 # ``apiVersionPriorities`` merged over ``DefaultGenericAPIServicePriorities``):
 # (group, version) -> (groupPriorityMinimum, versionPriority). The local APIServices carry them, and
-# discovery orders groups by them (highest first; ties by group name).
+# discovery orders groups by them (highest first; ties by group name). The aggregator's own group
+# (apiregistration.k8s.io) has no APIService: upstream registers only its delegates' group versions.
 API_SERVICE_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("", "v1"): (18000, 1),
-    ("apiregistration.k8s.io", "v1"): (18000, 15),
     ("apps", "v1"): (17800, 15),
     ("events.k8s.io", "v1"): (17750, 15),
     ("authentication.k8s.io", "v1"): (17700, 15),
