@@ -379,12 +379,28 @@ def test_defaults_are_applied(kyb_sqlite: KybServer, ns: str) -> None:
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "Ingress",
                 "metadata": {"name": "bad"},
-                "spec": {"rules": [{"host": "1.2.3.4", "http": {"paths": [{"path": "/", "backend": {}}]}}]},
+                "spec": {
+                    "rules": [
+                        {
+                            "host": "1.2.3.4",
+                            "http": {
+                                "paths": [
+                                    {"path": "/", "backend": {}},
+                                    {
+                                        "path": "/b",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": "web"}},
+                                    },
+                                ]
+                            },
+                        }
+                    ]
+                },
             },
             {
                 "spec.rules[0].host",
                 "spec.rules[0].http.paths[0].pathType",
-                "spec.rules[0].http.paths[0].backend",
+                "spec.rules[0].http.paths[1].backend",
             },
         ),
         (

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from kybernetes.api.errors import Cause
@@ -14,6 +15,7 @@ from kybernetes.api.validation.podspec import PROTOCOLS, _dict, _int, _list, _s
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 POLICY_TYPES = ("Egress", "Ingress")
 MAX_INGRESS_CLASS_CONTROLLER_LEN = 250
+INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 def _wildcard_dns(value: str) -> list[str]:
@@ -29,15 +31,16 @@ def _wildcard_dns(value: str) -> list[str]:
 
 
 def _host(host: str, path: str) -> list[Cause]:
+    out: list[Cause] = []
     try:
         ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
-        return [f.invalid(path, host, "must be a DNS name, not an IP address")]
+        out.append(f.invalid(path, host, "must be a DNS name, not an IP address"))
     if "*" in host:
-        return f.invalid_each(path, host, _wildcard_dns(host))
-    return f.invalid_each(path, host, names.is_dns1123_subdomain(host))
+        return out + f.invalid_each(path, host, _wildcard_dns(host))
+    return out + f.invalid_each(path, host, names.is_dns1123_subdomain(host))
 
 
 def _typed_local_ref(ref: dict[str, Any], path: str) -> list[Cause]:
@@ -97,7 +100,8 @@ def _http_paths(http: dict[str, Any], path: str) -> list[Cause]:
         value = _s(entry.get("path"))
         if path_type is None or path_type == "":
             out.append(f.required(f.child(p, "pathType"), "pathType must be specified"))
-        elif path_type not in PATH_TYPES:
+            continue  # upstream stops at the missing pathType
+        if path_type not in PATH_TYPES:
             out.append(f.not_supported(f.child(p, "pathType"), path_type, PATH_TYPES))
         elif path_type in ("Exact", "Prefix"):
             if not value.startswith("/"):
@@ -137,14 +141,29 @@ def create_ingress(obj: dict[str, Any]) -> list[Cause]:
         if rule.get("http") is not None:
             out += _http_paths(_dict(rule["http"]), f.child(p, "http"))
     for i, tls in enumerate(_list(spec.get("tls"))):
-        for j, host in enumerate(_list(_dict(tls).get("hosts"))):
+        tls = _dict(tls)
+        for j, host in enumerate(_list(tls.get("hosts"))):
             hp = f.index(f.child(f.index("spec.tls", i), "hosts"), j)
             host = _s(host)
             msgs = _wildcard_dns(host) if "*" in host else names.is_dns1123_subdomain(host)
             out += f.invalid_each(hp, host, msgs)
+        secret = _s(tls.get("secretName"))
+        if secret:
+            out += f.invalid_each(
+                f.child(f.index("spec.tls", i), "secretName"), secret, names.is_dns1123_subdomain(secret)
+            )
     class_name = spec.get("ingressClassName")
     if isinstance(class_name, str):
         out += f.invalid_each("spec.ingressClassName", class_name, names.is_dns1123_subdomain(class_name))
+    annotation = _dict(_dict(obj.get("metadata")).get("annotations")).get(INGRESS_CLASS_ANNOTATION)
+    if annotation is not None and isinstance(class_name, str) and annotation != class_name:
+        out.append(
+            f.invalid(
+                f"annotations.{INGRESS_CLASS_ANNOTATION}",
+                annotation,
+                "must match `ingressClassName` when both are specified",
+            )
+        )
     return out
 
 
@@ -168,6 +187,20 @@ def status_ingress(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
 
 # -- IngressClass ------------------------------------------------------------------------------------
 
+_HTTP_PATH_FMT = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"
+
+
+def _domain_prefixed_path(value: str, path: str) -> list[Cause]:
+    """``IsDomainPrefixedPath``: ``<DNS subdomain>/<HTTP path>``."""
+
+    domain, sep, rest = value.partition("/")
+    if not sep or not domain or not rest:
+        return [f.invalid(path, value, 'must be a domain-prefixed path (such as "acme.io/foo")')]
+    out = f.invalid_each(path, domain, names.is_dns1123_subdomain(domain))
+    if not re.fullmatch(_HTTP_PATH_FMT, rest):
+        out.append(f.invalid(path, rest, names.regex_error("Invalid path", _HTTP_PATH_FMT)))
+    return out
+
 
 def create_ingress_class(obj: dict[str, Any]) -> list[Cause]:
     spec = _dict(obj.get("spec"))
@@ -175,16 +208,10 @@ def create_ingress_class(obj: dict[str, Any]) -> list[Cause]:
     controller = _s(spec.get("controller"))
     if not controller:
         out.append(f.required("spec.controller"))
-    elif len(controller) > MAX_INGRESS_CLASS_CONTROLLER_LEN:
-        out.append(f.too_long("spec.controller", MAX_INGRESS_CLASS_CONTROLLER_LEN))
     else:
-        domain, sep, rest = controller.partition("/")
-        if not sep or not domain or names.is_dns1123_subdomain(domain) or not rest:
-            out.append(
-                f.invalid(
-                    "spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")'
-                )
-            )
+        if len(controller) > MAX_INGRESS_CLASS_CONTROLLER_LEN:
+            out.append(f.too_long("spec.controller", MAX_INGRESS_CLASS_CONTROLLER_LEN))
+        out += _domain_prefixed_path(controller, "spec.controller")
     params = spec.get("parameters")
     if isinstance(params, dict):
         p = "spec.parameters"
@@ -219,7 +246,9 @@ def _policy_port(port: dict[str, Any], path: str) -> list[Cause]:
     value = port.get("port")
     end = _int(port.get("endPort"))
     if end is not None and value is None:
-        out.append(f.required(f.child(path, "endPort"), "may not be set when `port` is not specified"))
+        out.append(
+            f.invalid(f.child(path, "endPort"), end, "may not be specified when `port` is not specified")
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         out += f.invalid_each(f.child(path, "port"), value, names.is_valid_port_num(value))
         if end is not None:
@@ -295,9 +324,9 @@ def create_network_policy(obj: dict[str, Any]) -> list[Cause]:
             for j, peer in enumerate(_list(rule.get(peers_key))):
                 out += _policy_peer(_dict(peer), f.index(f.child(p, peers_key), j))
     types = _list(spec.get("policyTypes"))
+    if len(types) > 2:
+        return [*out, f.invalid("spec.policyTypes", types, "may not specify more than two policyTypes")]
     for i, kind in enumerate(types):
         if kind not in POLICY_TYPES:
             out.append(f.not_supported(f.index("spec.policyTypes", i), kind, ("Ingress", "Egress")))
-    if len(types) > 2:
-        out.append(f.invalid("spec.policyTypes", types, "may not specify more than two policyTypes"))
     return out
