@@ -70,21 +70,34 @@ def parse_csr_request(request: Any) -> tuple[bytes, str]:
 
 
 def _signer_name(value: str, path: str) -> list[Cause]:
-    """``ValidateSignerName``: ``<domain>/<path>``, the domain a DNS subdomain."""
+    """``ValidateSignerName``: ``<domain>/<path>``; the domain has at least two DNS labels, the path is
+    dot-separated DNS subdomains."""
     if not value:
         return [f.required(path)]
-    domain, sep, rest = value.partition("/")
-    if not sep:
+    segments = value.split("/")
+    if len(segments) != 2:
         return [
             f.invalid(
-                path, value, 'must be a fully qualified domain and path of the form "example.com/signer-name"'
+                path, value, "must be a fully qualified domain and path of the form 'example.com/signer-name'"
             )
         ]
-    out = f.invalid_each(path, value, [m for m in names.is_dns1123_subdomain(domain)])
-    if not rest:
-        out.append(f.invalid(path, value, "validating path: path must not be empty"))
-    if len(value) > 571:
-        out.append(f.too_long(path, 571))
+    domain, rest = segments
+    out: list[Cause] = []
+    if len(domain) > 253:
+        out.append(f.too_long(path, 253))
+    labels = domain.split(".")
+    for label in labels:
+        errs = names.is_dns1123_label(label)
+        if errs:
+            out += [f.invalid(path, domain, f'validating label "{label}": {e}') for e in errs]
+            break
+    if len(labels) < 2:
+        out.append(f.invalid(path, domain, "should be a domain with at least two segments separated by dots"))
+    for component in rest.split("."):
+        errs = names.is_dns1123_subdomain(component)
+        if errs:
+            out += [f.invalid(path, rest, f'validating component "{component}": {e}') for e in errs]
+            break
     return out
 
 
@@ -210,39 +223,115 @@ REINVOCATION_POLICIES = ("IfNeeded", "Never")
 REVIEW_VERSIONS = ("v1", "v1beta1")
 
 
-_RULE_NOUNS = {"apiGroups": "API groups", "apiVersions": "API versions", "resources": "resources"}
-
-
-def _rule(rule: dict[str, Any], path: str, *, operations: bool = True) -> list[Cause]:
+def _resources(resources: list[Any], path: str) -> list[Cause]:
+    """``validateResources``: ``resource`` / ``resource/subresource`` with the wildcard rules."""
     out: list[Cause] = []
-    if operations:
-        ops = _list(rule.get("operations"))
-        if not ops:
-            out.append(f.required(f.child(path, "operations")))
-        for i, op in enumerate(ops):
-            if op not in OPERATIONS:
-                out.append(f.not_supported(f.index(f.child(path, "operations"), i), op, OPERATIONS))
-        if len(ops) > 1 and "*" in ops:
-            out.append(
-                f.invalid(
-                    f.child(path, "operations"), ops, "if '*' is present, must not specify other operations"
-                )
+    if not resources:
+        out.append(f.required(path))
+    with_wild_sub: set[str] = set()
+    wild_res_subs: set[str] = set()
+    double = single = plain = False
+    for i, entry in enumerate(resources):
+        entry = _s(entry)
+        p = f.index(path, i)
+        if not entry:
+            out.append(f.required(p))
+            continue
+        double = double or entry == "*/*"
+        single = single or entry == "*"
+        res, sep, sub = entry.partition("/")
+        if not sep:
+            plain = entry != "*"
+            continue
+        if res in with_wild_sub:
+            out.append(f.invalid(p, entry, f"if '{res}/*' is present, must not specify {entry}"))
+        if sub in wild_res_subs:
+            out.append(f.invalid(p, entry, f"if '*/{sub}' is present, must not specify {entry}"))
+        if sub == "*":
+            with_wild_sub.add(res)
+        if res == "*":
+            wild_res_subs.add(sub)
+    if len(resources) > 1 and double:
+        out.append(f.invalid(path, resources, "if '*/*' is present, must not specify other resources"))
+    if single and plain:
+        out.append(
+            f.invalid(
+                path, resources, "if '*' is present, must not specify other resources without subresources"
             )
-    for key in ("apiGroups", "apiVersions", "resources"):
-        values = _list(rule.get(key))
-        if not values:
-            out.append(f.required(f.child(path, key)))
-        if len(values) > 1 and "*" in values:
-            out.append(
-                f.invalid(
-                    f.child(path, key),
-                    values,
-                    "if '*' is present, must not specify other " + _RULE_NOUNS[key],
-                )
+        )
+    return out
+
+
+def _rule(rule: dict[str, Any], path: str) -> list[Cause]:
+    """``validateRuleWithOperations``: operations, then the rule's groups, versions, resources, scope."""
+    out: list[Cause] = []
+    ops = _list(rule.get("operations"))
+    if not ops:
+        out.append(f.required(f.child(path, "operations")))
+    if len(ops) > 1 and "*" in ops:
+        out.append(
+            f.invalid(
+                f.child(path, "operations"), ops, "if '*' is present, must not specify other operations"
             )
+        )
+    for i, op in enumerate(ops):
+        if op not in OPERATIONS:
+            out.append(f.not_supported(f.index(f.child(path, "operations"), i), op, OPERATIONS))
+    groups = _list(rule.get("apiGroups"))
+    if not groups:
+        out.append(f.required(f.child(path, "apiGroups")))
+    if len(groups) > 1 and "*" in groups:
+        out.append(
+            f.invalid(
+                f.child(path, "apiGroups"), groups, "if '*' is present, must not specify other API groups"
+            )
+        )
+    versions = _list(rule.get("apiVersions"))
+    if not versions:
+        out.append(f.required(f.child(path, "apiVersions")))
+    if len(versions) > 1 and "*" in versions:
+        out.append(
+            f.invalid(
+                f.child(path, "apiVersions"),
+                versions,
+                "if '*' is present, must not specify other API versions",
+            )
+        )
+    for i, version in enumerate(versions):
+        if not version:
+            out.append(f.required(f.index(f.child(path, "apiVersions"), i)))
+    out += _resources(_list(rule.get("resources")), f.child(path, "resources"))
     scope = rule.get("scope")
     if scope is not None and scope not in SCOPES:
         out.append(f.not_supported(f.child(path, "scope"), scope, SCOPES))
+    return out
+
+
+_URL_FORM = "; desired format: https://host[/path]"
+
+
+def _webhook_url(value: str, path: str) -> list[Cause]:
+    """``ValidateWebhookURL`` (https only)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        return [f.required(path, f"url must be a valid URL: {exc}{_URL_FORM}")]
+    out: list[Cause] = []
+    if parts.scheme != "https":
+        out.append(f.invalid(path, parts.scheme, "'https' is the only allowed URL scheme" + _URL_FORM))
+    host = parts.netloc.rpartition("@")[2]
+    if not host:
+        out.append(f.invalid(path, host, "host must be specified" + _URL_FORM))
+    if "@" in parts.netloc:
+        out.append(
+            f.invalid(path, parts.netloc.rpartition("@")[0], "user information is not permitted in the URL")
+        )
+    if parts.fragment:
+        out.append(f.invalid(path, parts.fragment, "fragments are not permitted in the URL"))
+    if parts.query:
+        out.append(f.invalid(path, parts.query, "query parameters are not permitted in the URL"))
     return out
 
 
@@ -252,20 +341,19 @@ def _client_config(config: dict[str, Any], path: str) -> list[Cause]:
         return [f.required(path, "exactly one of url or service is required")]
     out: list[Cause] = []
     if url is not None:
-        url = _s(url)
-        if not url.startswith("https://"):
-            out.append(f.invalid(f.child(path, "url"), url, "'https' is the only allowed URL scheme"))
-        elif "?" in url or "#" in url:
-            out.append(f.invalid(f.child(path, "url"), url, "query parameters and fragments are not allowed"))
-        return out
+        return _webhook_url(_s(url), f.child(path, "url"))
     service = _dict(service)
     sp = f.child(path, "service")
     for key in ("name", "namespace"):
         if not _s(service.get(key)):
             out.append(f.required(f.child(sp, key), f"service {key} is required"))
     port = _int(service.get("port"))
-    if port is not None:
-        out += f.invalid_each(f.child(sp, "port"), port, names.is_valid_port_num(port))
+    if port is not None and names.is_valid_port_num(port):
+        out.append(
+            f.invalid(
+                f.child(sp, "port"), port, "port is not valid: " + ", ".join(names.is_valid_port_num(port))
+            )
+        )
     svc_path = service.get("path")
     if isinstance(svc_path, str) and svc_path and not svc_path.startswith("/"):
         out.append(f.invalid(f.child(sp, "path"), svc_path, "must start with a '/'"))
