@@ -514,8 +514,8 @@ def test_csr_approval_through_kubectl_and_client(kyb_sqlite: KybServer) -> None:
     kyb_sqlite.kubectl("delete", "csr", name)
 
 
-def test_get_apiservices_lists_local_group_versions(kyb_sqlite: KybServer) -> None:
-    lines = kyb_sqlite.kubectl("get", "apiservices").stdout.splitlines()
+def test_get_apiservices_lists_local_group_versions(kyb: KybServer) -> None:
+    lines = kyb.kubectl("get", "apiservices").stdout.splitlines()
     assert lines[0].split() == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
     rows = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
     for expected in (
@@ -530,7 +530,7 @@ def test_get_apiservices_lists_local_group_versions(kyb_sqlite: KybServer) -> No
         assert rows[expected] == ["Local", "True"], (expected, rows.get(expected))
     # the aggregator serves its own group: upstream registers no APIService for it
     assert "v1.apiregistration.k8s.io" not in rows
-    apps = kyb_sqlite.kubectl_json("get", "apiservice", "v1.apps")
+    apps = kyb.kubectl_json("get", "apiservice", "v1.apps")
     assert apps["spec"] == {
         "group": "apps",
         "version": "v1",
@@ -564,7 +564,7 @@ def _served_group_versions(kyb: KybServer) -> set[str]:
     return {gv for gv in out if gv}
 
 
-def test_crd_group_versions_get_local_apiservices(kyb_sqlite: KybServer) -> None:
+def test_crd_group_versions_get_local_apiservices(kyb: KybServer) -> None:
     group = f"{unique('g')}.example.com"
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -586,11 +586,11 @@ def test_crd_group_versions_get_local_apiservices(kyb_sqlite: KybServer) -> None
             ],
         },
     }
-    kyb_sqlite.kubectl("apply", "-f", "-", input=yaml.safe_dump(crd))
+    kyb.kubectl("apply", "-f", "-", input=yaml.safe_dump(crd))
     name = f"v1.{group}"
     service = wait_for(
         lambda: (
-            (r := kyb_sqlite.kubectl("get", "apiservice", name, "-o", "json", check=False)).returncode == 0
+            (r := kyb.kubectl("get", "apiservice", name, "-o", "json", check=False)).returncode == 0
             and yaml.safe_load(r.stdout)
         ),
         timeout=20,
@@ -598,18 +598,18 @@ def test_crd_group_versions_get_local_apiservices(kyb_sqlite: KybServer) -> None
     )
     assert service["spec"]["groupPriorityMinimum"] == 1000 and service["spec"]["versionPriority"] == 100
     assert service["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "true"}
-    kyb_sqlite.kubectl("delete", "crd", f"widgets.{group}")
+    kyb.kubectl("delete", "crd", f"widgets.{group}")
     wait_for(
-        lambda: kyb_sqlite.kubectl("get", "apiservice", name, check=False).returncode != 0,
+        lambda: kyb.kubectl("get", "apiservice", name, check=False).returncode != 0,
         timeout=20,
         what="the CRD's APIService to go",
     )
 
 
-def test_service_backed_apiservice_reports_why_it_is_unavailable(kyb_sqlite: KybServer) -> None:
+def test_service_backed_apiservice_reports_why_it_is_unavailable(kyb: KybServer) -> None:
     group = f"{unique('m')}.metrics.example.com"
     name = f"v1beta1.{group}"
-    ns = kyb_sqlite.create_namespace()
+    ns = kyb.create_namespace()
     manifest = {
         "apiVersion": "apiregistration.k8s.io/v1",
         "kind": "APIService",
@@ -623,32 +623,32 @@ def test_service_backed_apiservice_reports_why_it_is_unavailable(kyb_sqlite: Kyb
             "service": {"name": "metrics", "namespace": ns},
         },
     }
-    kyb_sqlite.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    kyb.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
 
     def available() -> str:
-        row = kyb_sqlite.kubectl("get", "apiservice", name, "--no-headers").stdout.split()
+        row = kyb.kubectl("get", "apiservice", name, "--no-headers").stdout.split()
         return " ".join(row[2:-1])
 
     wait_for(lambda: available() == "False (ServiceNotFound)", timeout=20, what="ServiceNotFound")
-    assert kyb_sqlite.kubectl_json("get", "apiservice", name)["spec"]["service"]["port"] == 443
-    kyb_sqlite.kubectl("create", "service", "clusterip", "metrics", "-n", ns, "--tcp=443:4443")
+    assert kyb.kubectl_json("get", "apiservice", name)["spec"]["service"]["port"] == 443
+    kyb.kubectl("create", "service", "clusterip", "metrics", "-n", ns, "--tcp=443:4443")
     endpoints = {
         "apiVersion": "v1",
         "kind": "Endpoints",
         "metadata": {"name": "metrics", "namespace": ns},
         "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "443-4443", "port": 4443}]}],
     }
-    kyb_sqlite.kubectl("apply", "-f", "-", input=yaml.safe_dump(endpoints))
+    kyb.kubectl("apply", "-f", "-", input=yaml.safe_dump(endpoints))
     wait_for(lambda: available() == "False (FailedDiscoveryCheck)", timeout=30, what="FailedDiscoveryCheck")
     # an unavailable aggregated group version stays out of discovery: kubectl keeps working cleanly
-    result = kyb_sqlite.kubectl("api-resources", "-o", "name")
+    result = kyb.kubectl("api-resources", "-o", "name")
     assert group not in result.stdout and "couldn't get resource list" not in result.stderr
-    kyb_sqlite.kubectl("delete", "apiservice", name)
+    kyb.kubectl("delete", "apiservice", name)
 
 
-def test_componentstatuses_without_scheduler_and_controller_manager(kyb_sqlite: KybServer) -> None:
+def test_componentstatuses_without_scheduler_and_controller_manager(kyb: KybServer) -> None:
     """The API suite's server runs neither: both show Unhealthy; the store answers."""
-    result = kyb_sqlite.kubectl("get", "cs")
+    result = kyb.kubectl("get", "cs")
     assert "v1 ComponentStatus is deprecated in v1.19+" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "STATUS", "MESSAGE", "ERROR"]
@@ -657,7 +657,7 @@ def test_componentstatuses_without_scheduler_and_controller_manager(kyb_sqlite: 
     assert rows["etcd-0"][1:3] == ["Healthy", "ok"]
     assert rows["scheduler"][1] == "Unhealthy" and "kube-system/kube-scheduler" in lines[1]
     assert rows["controller-manager"][1] == "Unhealthy"
-    watch = kyb_sqlite.request("GET", "/api/v1/componentstatuses", query={"watch": "true"})
+    watch = kyb.request("GET", "/api/v1/componentstatuses", query={"watch": "true"})
     assert watch.status == 405
 
 
