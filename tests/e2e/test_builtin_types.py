@@ -511,7 +511,42 @@ def test_csr_approval_through_kubectl_and_client(kyb_sqlite: KybServer) -> None:
         csr.status.conditions = []
         kept = certs.replace_certificate_signing_request(name, csr)
         assert [c.type for c in kept.status.conditions] == ["Approved"]
+    # the signer's write: /status may set the certificate once, but not add approval conditions
+    path = f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/status"
+    current = kyb_sqlite.request("GET", path).json()
+    current["status"]["certificate"] = _self_signed_pem(name)
+    issued = kyb_sqlite.request("PUT", path, current)
+    assert issued.status == 200, issued.body[:500]
+    assert kyb_sqlite.kubectl("get", "csr", name, "--no-headers").stdout.split()[-1] == "Approved,Issued"
+    sneaky = issued.json()
+    sneaky["status"]["certificate"] = _self_signed_pem(name)
+    again = kyb_sqlite.request("PUT", path, sneaky)
+    assert again.status == 422 and "may not modify existing certificate content" in again.body.decode()
     kyb_sqlite.kubectl("delete", "csr", name)
+
+
+def _self_signed_pem(common_name: str) -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
 
 
 def test_get_apiservices_lists_local_group_versions(kyb: KybServer) -> None:

@@ -260,7 +260,8 @@ class Operations:
             self.strategy.prepare_for_update(new, old)
         self.strategy.default(new)
         if status_write:
-            causes = self.strategy.validate_status_update(new, old)
+            assert subresource is not None
+            causes = self.strategy.validate_subresource_update(subresource, new, old)
         else:
             causes = self.strategy.validate_update(new, old)
         self._validate(causes, md["name"])

@@ -51,6 +51,7 @@ from kybernetes.api.validation.structural import (
 
 CreateFn = Callable[[dict[str, Any]], list[Cause]]
 UpdateFn = Callable[[dict[str, Any], dict[str, Any]], list[Cause]]
+SubresourceFn = Callable[[dict[str, Any], dict[str, Any], str], list[Cause]]
 
 __all__ = [
     "STRATEGIES",
@@ -66,6 +67,7 @@ __all__ = [
     "validate_create",
     "validate_custom",
     "validate_status_update",
+    "validate_subresource_update",
     "validate_update",
 ]
 
@@ -79,6 +81,8 @@ class TypeRules:
     # None: re-run ``create`` on the new object (upstream re-validates the whole object on update).
     update: UpdateFn | None = None
     status: UpdateFn | None = None
+    # Writes to status-like subresources other than /status (CSR /approval): (new, old, subresource).
+    subresource: SubresourceFn | None = None
 
 
 _DEFAULT = TypeRules()
@@ -173,7 +177,10 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
         status=storage.status_volume_attachment,
     ),
     ("certificates.k8s.io", "CertificateSigningRequest"): TypeRules(
-        create=cluster.create_csr, update=cluster.update_csr, status=cluster.status_csr
+        create=cluster.create_csr,
+        update=cluster.update_csr,
+        status=cluster.status_csr,
+        subresource=lambda new, old, sub: cluster.validate_csr_update(new, old, sub),
     ),
     ("node.k8s.io", "RuntimeClass"): TypeRules(
         create=cluster.create_runtime_class, update=cluster.update_runtime_class
@@ -236,4 +243,16 @@ def validate_status_update(info: ResourceInfo, new: dict[str, Any], old: dict[st
     causes = meta.validate_object_meta_update(_meta(new), _meta(old))
     if rules.status is not None:
         causes += rules.status(new, old)
+    return dedupe(causes)
+
+
+def validate_subresource_update(
+    info: ResourceInfo, subresource: str, new: dict[str, Any], old: dict[str, Any]
+) -> list[Cause]:
+    """Causes for a write to a status-like subresource; ``/status`` unless the type has its own rules."""
+    rules = rules_for(info)
+    if subresource == "status" or rules.subresource is None:
+        return validate_status_update(info, new, old)
+    causes = meta.validate_object_meta_update(_meta(new), _meta(old))
+    causes += rules.subresource(new, old, subresource)
     return dedupe(causes)

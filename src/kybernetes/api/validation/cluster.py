@@ -101,27 +101,106 @@ def _signer_name(value: str, path: str) -> list[Cause]:
     return out
 
 
+LEGACY_UNKNOWN_SIGNER = "kubernetes.io/legacy-unknown"
+_TRUE_ONLY_CONDITIONS = ("Approved", "Denied", "Failed")
+
+
+def _certificate_error(data: bytes) -> str:
+    """``validateCertificate``: only CERTIFICATE PEM blocks without headers, each a parsable X.509
+    certificate ("" when valid or empty)."""
+    if not data:
+        return ""
+    import re
+
+    from cryptography import x509
+
+    blocks = re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", data, re.S)
+    for kind, body in blocks:
+        if kind != b"CERTIFICATE":
+            return f'only CERTIFICATE PEM blocks are allowed, found "{kind.decode()}"'
+        if any(b":" in line for line in body.splitlines()):
+            return "no PEM block headers are permitted"
+        try:
+            x509.load_pem_x509_certificate(
+                b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
+            )
+        except ValueError as exc:
+            return f"x509: {exc}"
+    if not blocks:
+        return "must contain at least one CERTIFICATE PEM block"
+    return ""
+
+
+def _csr_conditions(obj: dict[str, Any]) -> list[Cause]:
+    """``validateConditions``."""
+    out: list[Cause] = []
+    seen: set[str] = set()
+    approved = denied = False
+    for i, cond in enumerate(_list(_dict(obj.get("status")).get("conditions"))):
+        cond = _dict(cond)
+        p = f.index("status.conditions", i)
+        kind, status = _s(cond.get("type")), _s(cond.get("status"))
+        if not kind:
+            out.append(f.required(f.child(p, "type")))
+        allowed = ("True",) if kind in _TRUE_ONLY_CONDITIONS else ("False", "True", "Unknown")
+        if not status:
+            out.append(f.required(f.child(p, "status")))
+        elif status not in allowed:
+            out.append(f.not_supported(f.child(p, "status"), status, allowed))
+        if kind == "Approved":
+            approved = True
+            if denied:
+                out.append(
+                    f.invalid(
+                        f.child(p, "type"), kind, "Approved and Denied conditions are mutually exclusive"
+                    )
+                )
+        elif kind == "Denied":
+            denied = True
+            if approved:
+                out.append(
+                    f.invalid(
+                        f.child(p, "type"), kind, "Approved and Denied conditions are mutually exclusive"
+                    )
+                )
+        if kind in seen:
+            out.append(f.duplicate(f.child(p, "type"), kind))
+        seen.add(kind)
+    return out
+
+
+def _status_certificate(obj: dict[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(_s(_dict(obj.get("status")).get("certificate")), validate=True)
+    except (binascii.Error, ValueError):
+        return b"\x00invalid"
+
+
 def create_csr(obj: dict[str, Any]) -> list[Cause]:
+    """``validateCertificateSigningRequest`` with v1's strict options."""
     spec = _dict(obj.get("spec"))
     out: list[Cause] = []
-    if not spec.get("request"):
-        out.append(f.required("spec.request"))
-    else:
-        data, error = parse_csr_request(spec["request"])
-        if error:
-            out.append(f.invalid("spec.request", _go_bytes(data), error))
-    out += _signer_name(_s(spec.get("signerName")), "spec.signerName")
+    data, error = parse_csr_request(spec.get("request"))
+    if error:
+        out.append(f.invalid("spec.request", _go_bytes(data), error))
     usages = _list(spec.get("usages"))
     if not usages:
         out.append(f.required("spec.usages"))
+    for i, usage in enumerate(usages):
+        if usage not in KEY_USAGES:
+            out.append(f.not_supported(f.index("spec.usages", i), usage, KEY_USAGES))
     seen: set[str] = set()
     for i, usage in enumerate(usages):
-        p = f.index("spec.usages", i)
-        if usage not in KEY_USAGES:
-            out.append(f.not_supported(p, usage, KEY_USAGES))
-        if usage in seen:
-            out.append(f.duplicate(p, usage))
+        if _s(usage) in seen:
+            out.append(f.duplicate(f.index("spec.usages", i), usage))
         seen.add(_s(usage))
+    signer = _s(spec.get("signerName"))
+    if signer == LEGACY_UNKNOWN_SIGNER:
+        out.append(
+            f.invalid("spec.signerName", signer, "the legacy signerName is not allowed via this API version")
+        )
+    else:
+        out += _signer_name(signer, "spec.signerName")
     seconds = spec.get("expirationSeconds")
     if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds < 600:
         out.append(
@@ -131,62 +210,59 @@ def create_csr(obj: dict[str, Any]) -> list[Cause]:
                 "may not specify a duration less than 600 seconds (10 minutes)",
             )
         )
+    out += _csr_conditions(obj)
+    certificate_error = _certificate_error(_status_certificate(obj))
+    if certificate_error:
+        out.append(f.invalid("status.certificate", "<certificate data>", certificate_error))
     return out
 
 
-def _csr_conditions(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    conds = _list(_dict(new.get("status")).get("conditions"))
-    out: list[Cause] = []
-    kinds: dict[str, int] = {}
-    for i, cond in enumerate(conds):
-        cond = _dict(cond)
-        p = f.index("status.conditions", i)
-        kind = _s(cond.get("type"))
-        if not kind:
-            out.append(f.required(f.child(p, "type")))
-            continue
-        if kind in kinds and kind in CSR_CONDITION_TYPES:
-            out.append(f.duplicate(f.child(p, "type"), kind))
-        kinds[kind] = i
-        status = _s(cond.get("status"))
-        if kind in ("Approved", "Denied") and status != "True":
-            out.append(f.not_supported(f.child(p, "status"), status, ("True",)))
-        elif status not in ("True", "False", "Unknown"):
-            out.append(f.not_supported(f.child(p, "status"), status, ("False", "True", "Unknown")))
-    if "Approved" in kinds and "Denied" in kinds:
-        out.append(
-            f.invalid(
-                "status.conditions", "Approved", "Approved and Denied conditions are mutually exclusive"
-            )
-        )
-    old_kinds = {_s(_dict(c).get("type")) for c in _list(_dict(old.get("status")).get("conditions"))}
-    for kind in ("Approved", "Denied"):
-        if kind in old_kinds and kind not in kinds:
+def _conditions_of(obj: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [
+        _dict(c) for c in _list(_dict(obj.get("status")).get("conditions")) if _dict(c).get("type") == kind
+    ]
+
+
+def validate_csr_update(new: dict[str, Any], old: dict[str, Any], subresource: str | None) -> list[Cause]:
+    """``validateCertificateSigningRequestUpdate``: ``/approval`` may set Approved/Denied, ``/status``
+    may set the certificate once; no write removes an Approved, Denied or Failed condition."""
+    out = create_csr(new)
+    if subresource is not None and _status_certificate(new) == _status_certificate(old):
+        # an untouched certificate is not re-validated (allowArbitraryCertificate)
+        out = [c for c in out if c.field != "status.certificate"]
+    for kind in ("Approved", "Denied", "Failed"):
+        if len(_conditions_of(new, kind)) < len(_conditions_of(old, kind)):
             out.append(
                 f.forbidden("status.conditions", f'updates may not remove a condition of type "{kind}"')
             )
-    cert = _dict(new.get("status")).get("certificate")
-    old_cert = _dict(old.get("status")).get("certificate")
-    if old_cert and cert != old_cert:
-        out.append(f.forbidden("status.certificate", "updates may not modify existing certificate content"))
-    if cert and "Approved" not in kinds:
-        out.append(
-            f.invalid(
-                "status.certificate", f.Raw("<certificate data>"), "certificate may only be set when approved"
+    if subresource != "approval":
+        for kind in ("Approved", "Denied"):
+            before, after = _conditions_of(old, kind), _conditions_of(new, kind)
+            if len(after) > len(before):
+                out.append(
+                    f.forbidden("status.conditions", f'updates may not add a condition of type "{kind}"')
+                )
+            elif len(after) == len(before) and not f.semantic_equal(after, before):
+                out.append(
+                    f.forbidden("status.conditions", f'updates may not modify a condition of type "{kind}"')
+                )
+    new_cert, old_cert = _status_certificate(new), _status_certificate(old)
+    if new_cert != old_cert:
+        if subresource != "status":
+            out.append(f.forbidden("status.certificate", "updates may not set certificate content"))
+        elif old_cert:
+            out.append(
+                f.forbidden("status.certificate", "updates may not modify existing certificate content")
             )
-        )
     return out
 
 
 def update_csr(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    """A write to the main resource: the strategy kept the stored spec and status, so nothing can be
-    invalid beyond metadata (as upstream, which re-validates only what the write may change)."""
-    return []
+    return validate_csr_update(new, old, None)
 
 
 def status_csr(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    """``/status`` and ``/approval`` writes: condition rules and certificate immutability."""
-    return _csr_conditions(new, old)
+    return validate_csr_update(new, old, "status")
 
 
 # -- RuntimeClass ------------------------------------------------------------------------------------

@@ -105,6 +105,16 @@ class Strategy:
 
         return validate_update(self.info, new, old)
 
+    def validate_subresource_update(
+        self, subresource: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> list[Cause]:
+        """A write to one of ``status_subresources`` (``/status`` by default)."""
+        if subresource == "status":
+            return self.validate_status_update(new, old)
+        from kybernetes.api.validation import validate_subresource_update
+
+        return validate_subresource_update(self.info, subresource, new, old)
+
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         from kybernetes.api.validation import validate_status_update
 
