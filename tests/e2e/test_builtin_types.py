@@ -732,3 +732,23 @@ def test_mandatory_flowcontrol_objects_exist(kyb_sqlite: KybServer) -> None:
     by_name = {line.split()[0]: line.split() for line in schemas}
     assert by_name["exempt"][1:3] == ["exempt", "1"]
     assert by_name["catch-all"][1:4] == ["catch-all", "10000", "ByUser"]
+    # upstream keeps the mandatory objects' specs fixed
+    changed = kyb_sqlite.kubectl(
+        "patch",
+        "prioritylevelconfiguration",
+        "catch-all",
+        "--type=merge",
+        "-p",
+        '{"spec":{"limited":{"nominalConcurrencyShares":6}}}',
+        check=False,
+    )
+    assert changed.returncode != 0 and "spec of 'catch-all' must equal the fixed value" in changed.stderr
+    one = {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": unique("fs")},
+        "spec": {"priorityLevelConfiguration": {"name": "exempt"}, "matchingPrecedence": 1},
+    }
+    resp = kyb_sqlite.request("POST", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas", one)
+    assert resp.status == 422
+    assert "only the schema named 'exempt' may have matchingPrecedence 1" in resp.body.decode()

@@ -6,9 +6,11 @@ cluster shows; no request is classified by them yet (there is no API priority an
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+import copy
+from typing import TYPE_CHECKING
 
 from kybernetes.api import errors
+from kybernetes.api.flowcontrol import MANDATORY_FLOW_SCHEMAS, MANDATORY_PRIORITY_LEVELS
 from kybernetes.apiserver import meta
 from kybernetes.storage import KeyExistsError
 
@@ -17,60 +19,13 @@ if TYPE_CHECKING:
 
 _GV = "flowcontrol.apiserver.k8s.io/v1"
 _AUTOUPDATE = {"apf.kubernetes.io/autoupdate-spec": "true"}
-_ALL_RESOURCES = {
-    "verbs": ["*"],
-    "apiGroups": ["*"],
-    "resources": ["*"],
-    "clusterScope": True,
-    "namespaces": ["*"],
-}
-_ALL_NON_RESOURCES = {"verbs": ["*"], "nonResourceURLs": ["*"]}
-
-
-def _group(name: str) -> dict[str, Any]:
-    return {"kind": "Group", "group": {"name": name}}
-
-
-PRIORITY_LEVELS: dict[str, dict[str, Any]] = {
-    "exempt": {"type": "Exempt", "exempt": {"nominalConcurrencyShares": 0, "lendablePercent": 0}},
-    "catch-all": {
-        "type": "Limited",
-        "limited": {"nominalConcurrencyShares": 5, "lendablePercent": 0, "limitResponse": {"type": "Reject"}},
-    },
-}
-
-FLOW_SCHEMAS: dict[str, dict[str, Any]] = {
-    "exempt": {
-        "priorityLevelConfiguration": {"name": "exempt"},
-        "matchingPrecedence": 1,
-        "rules": [
-            {
-                "subjects": [_group("system:masters")],
-                "resourceRules": [_ALL_RESOURCES],
-                "nonResourceRules": [_ALL_NON_RESOURCES],
-            }
-        ],
-    },
-    "catch-all": {
-        "priorityLevelConfiguration": {"name": "catch-all"},
-        "matchingPrecedence": 10000,
-        "distinguisherMethod": {"type": "ByUser"},
-        "rules": [
-            {
-                "subjects": [_group("system:unauthenticated"), _group("system:authenticated")],
-                "resourceRules": [_ALL_RESOURCES],
-                "nonResourceRules": [_ALL_NON_RESOURCES],
-            }
-        ],
-    },
-}
 
 
 async def ensure_mandatory_configuration(ctx: ApiContext) -> None:
     """Create the mandatory objects that are missing (existing ones are left as they are)."""
     for plural, kind, specs in (
-        ("prioritylevelconfigurations", "PriorityLevelConfiguration", PRIORITY_LEVELS),
-        ("flowschemas", "FlowSchema", FLOW_SCHEMAS),
+        ("prioritylevelconfigurations", "PriorityLevelConfiguration", MANDATORY_PRIORITY_LEVELS),
+        ("flowschemas", "FlowSchema", MANDATORY_FLOW_SCHEMAS),
     ):
         rs = ctx.store_for("flowcontrol.apiserver.k8s.io", "v1", plural)
         for name, spec in specs.items():
@@ -86,7 +41,7 @@ async def ensure_mandatory_configuration(ctx: ApiContext) -> None:
                     "generation": 1,
                     "annotations": dict(_AUTOUPDATE),
                 },
-                "spec": spec,
+                "spec": copy.deepcopy(spec),
             }
             with contextlib.suppress(KeyExistsError, errors.StatusError):
                 await rs.create(obj)

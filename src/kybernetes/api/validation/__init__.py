@@ -197,9 +197,11 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): TypeRules(
         create=cluster.create_validating_admission_policy_binding
     ),
-    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): TypeRules(create=cluster.create_flow_schema),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): TypeRules(
+        create=cluster.create_flow_schema, status=cluster.status_flowcontrol
+    ),
     ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): TypeRules(
-        create=cluster.create_priority_level
+        create=cluster.create_priority_level, status=cluster.status_flowcontrol
     ),
     ("apiregistration.k8s.io", "APIService"): TypeRules(
         names.path_segment_name, cluster.create_api_service, status=cluster.status_api_service

@@ -10,6 +10,7 @@ import base64
 import binascii
 from typing import Any
 
+from kybernetes.api import flowcontrol
 from kybernetes.api.errors import Cause
 from kybernetes.api.validation import field as f
 from kybernetes.api.validation import meta, names
@@ -622,21 +623,187 @@ DISTINGUISHER_TYPES = ("ByNamespace", "ByUser")
 SUBJECT_KINDS = ("Group", "ServiceAccount", "User")
 PRIORITY_LEVEL_TYPES = ("Exempt", "Limited")
 LIMIT_RESPONSE_TYPES = ("Queue", "Reject")
+FLOW_VERBS = ("*", "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+MAX_MATCHING_PRECEDENCE = 10000
+MAX_QUEUES = 512
+MAX_HASH_BITS = 60
+_NS_INTRO = "each member of this list must be '*' or a DNS-1123 label; "
+_SUBJECT_FIELDS = {"ServiceAccount": "serviceAccount", "User": "user", "Group": "group"}
 
 
-def create_flow_schema(obj: dict[str, Any]) -> list[Cause]:
+def _flow_subject(subject: dict[str, Any], path: str) -> list[Cause]:
+    kind = subject.get("kind")
+    if kind not in _SUBJECT_FIELDS:
+        return [f.not_supported(f.child(path, "kind"), kind or "", SUBJECT_KINDS)]
+    own = _SUBJECT_FIELDS[kind]
+    out: list[Cause] = []
+    body = subject.get(own)
+    if not isinstance(body, dict):
+        out.append(f.required(f.child(path, own), f"{own} is required when subject kind is '{kind}'"))
+    else:
+        sub_name = _s(body.get("name"))
+        if not sub_name:
+            out.append(f.required(f.child(path, own, "name")))
+        elif kind == "ServiceAccount" and sub_name != "*":
+            out += f.invalid_each(f.child(path, own, "name"), sub_name, names.is_dns1123_subdomain(sub_name))
+        if kind == "ServiceAccount":
+            namespace = _s(body.get("namespace"))
+            if not namespace:
+                out.append(
+                    f.required(f.child(path, own, "namespace"), "must specify namespace for service account")
+                )
+            else:
+                out += f.invalid_each(
+                    f.child(path, own, "namespace"), namespace, names.is_dns1123_label(namespace)
+                )
+    for other_kind, other in _SUBJECT_FIELDS.items():
+        if other != own and subject.get(other) is not None:
+            out.append(
+                f.forbidden(
+                    f.child(path, other), f"{other} is forbidden when subject kind is not '{other_kind}'"
+                )
+            )
+    return out
+
+
+def _flow_verbs(verbs: list[Any], path: str) -> list[Cause]:
+    if not verbs:
+        return [f.required(path, "verbs must contain at least one value")]
+    if "*" in verbs:
+        return (
+            [f.invalid(path, verbs, "if '*' is present, must not specify other verbs")]
+            if len(verbs) > 1
+            else []
+        )
+    if not set(verbs) <= set(FLOW_VERBS):
+        return [f.not_supported(path, verbs, FLOW_VERBS)]
+    return []
+
+
+def _flow_resource_rule(rule: dict[str, Any], path: str) -> list[Cause]:
+    out = _flow_verbs(_list(rule.get("verbs")), f.child(path, "verbs"))
+    for key, noun, missing in (
+        ("apiGroups", "api groups", "resource rules must supply at least one api group"),
+        ("resources", "resources", "resource rules must supply at least one resource"),
+    ):
+        values = _list(rule.get(key))
+        if not values:
+            out.append(f.required(f.child(path, key), missing))
+        elif len(values) > 1 and "*" in values:
+            out.append(
+                f.invalid(f.child(path, key), values, f"if '*' is present, must not specify other {noun}")
+            )
+    namespaces = _list(rule.get("namespaces"))
+    if not namespaces and not rule.get("clusterScope"):
+        out.append(
+            f.required(
+                f.child(path, "namespaces"),
+                "resource rules that are not cluster scoped must supply at least one namespace",
+            )
+        )
+    elif "*" in namespaces:
+        if len(namespaces) > 1:
+            out.append(
+                f.invalid(
+                    f.child(path, "namespaces"),
+                    namespaces,
+                    "if '*' is present, must not specify other namespaces",
+                )
+            )
+    else:
+        for i, namespace in enumerate(namespaces):
+            out += [
+                f.invalid(f.index(f.child(path, "namespaces"), i), namespace, _NS_INTRO + msg)
+                for msg in names.is_dns1123_label(_s(namespace))
+            ]
+    return out
+
+
+def _flow_non_resource_rule(rule: dict[str, Any], path: str) -> list[Cause]:
+    out = _flow_verbs(_list(rule.get("verbs")), f.child(path, "verbs"))
+    urls = _list(rule.get("nonResourceURLs"))
+    if not urls:
+        out.append(
+            f.required(f.child(path, "nonResourceURLs"), "nonResourceURLs must contain at least one value")
+        )
+    elif "*" in urls:
+        if len(urls) > 1:
+            out.append(
+                f.invalid(
+                    f.child(path, "nonResourceURLs"),
+                    urls,
+                    "if '*' is present, must not specify other non-resource URLs",
+                )
+            )
+    else:
+        for i, url in enumerate(urls):
+            url = _s(url)
+            up = f.index(f.child(path, "nonResourceURLs"), i)
+            if not url.startswith("/"):
+                out.append(f.invalid(up, url, "must start with slash"))
+            elif "*" in url[:-1] or (url.endswith("*") and not url.endswith("/*")):
+                out.append(f.invalid(up, url, "wildcard can only do suffix glob matching"))
+            elif "//" in url:
+                out.append(f.invalid(up, url, "must not contain double slashes"))
+    return out
+
+
+def _conditions_status(obj: dict[str, Any]) -> list[Cause]:
+    out: list[Cause] = []
+    seen: set[str] = set()
+    for i, cond in enumerate(_list(_dict(obj.get("status")).get("conditions"))):
+        kind = _s(_dict(cond).get("type"))
+        p = f.index("status.conditions", i)
+        if kind in seen:
+            out.append(f.duplicate(f.child(p, "type"), kind))
+        seen.add(kind)
+        if not kind:
+            out.append(f.required(f.child(p, "type"), "must not be empty"))
+    return out
+
+
+def _mandatory(obj: dict[str, Any], fixed: dict[str, dict[str, Any]]) -> list[Cause]:
+    obj_name = _s(_dict(obj.get("metadata")).get("name"))
+    if obj_name in fixed and not f.semantic_equal(obj.get("spec"), fixed[obj_name]):
+        return [f.invalid("spec", obj.get("spec"), f"spec of '{obj_name}' must equal the fixed value")]
+    return []
+
+
+def create_flow_schema(
+    obj: dict[str, Any], *, mandatory: dict[str, dict[str, Any]] | None = None
+) -> list[Cause]:
     spec = _dict(obj.get("spec"))
     out: list[Cause] = []
+    obj_name = _s(_dict(obj.get("metadata")).get("name"))
     precedence = _int(spec.get("matchingPrecedence")) or 0
-    if not 1 <= precedence <= 10000:
-        out.append(f.invalid("spec.matchingPrecedence", precedence, "must be between 1 and 10000"))
+    if precedence <= 0:
+        out.append(f.invalid("spec.matchingPrecedence", precedence, "must be a positive value"))
+    if precedence > MAX_MATCHING_PRECEDENCE:
+        out.append(
+            f.invalid(
+                "spec.matchingPrecedence", precedence, f"must not be greater than {MAX_MATCHING_PRECEDENCE}"
+            )
+        )
+    if precedence == 1 and obj_name != "exempt":
+        out.append(
+            f.invalid(
+                "spec.matchingPrecedence",
+                precedence,
+                "only the schema named 'exempt' may have matchingPrecedence 1",
+            )
+        )
     method = spec.get("distinguisherMethod")
     if isinstance(method, dict) and method.get("type") not in DISTINGUISHER_TYPES:
         out.append(
             f.not_supported("spec.distinguisherMethod.type", method.get("type") or "", DISTINGUISHER_TYPES)
         )
-    if not _s(_dict(spec.get("priorityLevelConfiguration")).get("name")):
+    level = _s(_dict(spec.get("priorityLevelConfiguration")).get("name"))
+    if not level:
         out.append(f.required("spec.priorityLevelConfiguration.name", "must reference a priority level"))
+    else:
+        out += f.invalid_each(
+            "spec.priorityLevelConfiguration.name", level, names.is_dns1123_subdomain(level)
+        )
     for i, rule in enumerate(_list(spec.get("rules"))):
         rule = _dict(rule)
         p = f.index("spec.rules", i)
@@ -644,80 +811,139 @@ def create_flow_schema(obj: dict[str, Any]) -> list[Cause]:
         if not subjects:
             out.append(f.required(f.child(p, "subjects"), "subjects must contain at least one value"))
         for j, subject in enumerate(subjects):
-            kind = _dict(subject).get("kind")
-            if kind not in SUBJECT_KINDS:
-                out.append(
-                    f.not_supported(
-                        f.child(f.index(f.child(p, "subjects"), j), "kind"), kind or "", SUBJECT_KINDS
-                    )
-                )
-        if not _list(rule.get("resourceRules")) and not _list(rule.get("nonResourceRules")):
+            out += _flow_subject(_dict(subject), f.index(f.child(p, "subjects"), j))
+        resource_rules, non_resource_rules = (
+            _list(rule.get("resourceRules")),
+            _list(rule.get("nonResourceRules")),
+        )
+        if not resource_rules and not non_resource_rules:
             out.append(
                 f.required(p, "at least one of resourceRules and nonResourceRules has to be non-empty")
             )
+        for j, resource_rule in enumerate(resource_rules):
+            out += _flow_resource_rule(_dict(resource_rule), f.index(f.child(p, "resourceRules"), j))
+        for j, non_resource_rule in enumerate(non_resource_rules):
+            out += _flow_non_resource_rule(
+                _dict(non_resource_rule), f.index(f.child(p, "nonResourceRules"), j)
+            )
+    out += _mandatory(obj, flowcontrol.MANDATORY_FLOW_SCHEMAS)
+    return out + _conditions_status(obj)
+
+
+def _required_entropy_bits(deck: int, hand: int) -> int:
+    import math
+
+    return math.ceil(math.log2(deck) * hand)
+
+
+def _queuing(queuing: dict[str, Any], path: str) -> list[Cause]:
+    out: list[Cause] = []
+    limit = _int(queuing.get("queueLengthLimit")) or 0
+    queues = _int(queuing.get("queues")) or 0
+    hand = _int(queuing.get("handSize")) or 0
+    if limit <= 0:
+        out.append(f.invalid(f.child(path, "queueLengthLimit"), limit, "must be positive"))
+    if queues <= 0:
+        out.append(f.invalid(f.child(path, "queues"), queues, "must be positive"))
+    elif queues > MAX_QUEUES:
+        out.append(f.invalid(f.child(path, "queues"), queues, f"must not be greater than {MAX_QUEUES}"))
+    if hand <= 0:
+        out.append(f.invalid(f.child(path, "handSize"), hand, "must be positive"))
+    elif hand > queues:
+        out.append(
+            f.invalid(f.child(path, "handSize"), hand, f"should not be greater than queues ({queues})")
+        )
+    elif _required_entropy_bits(queues, hand) > MAX_HASH_BITS:
+        out.append(
+            f.invalid(
+                f.child(path, "handSize"),
+                hand,
+                f"required entropy bits of deckSize {queues} and handSize {hand} should not be greater than "
+                f"{MAX_HASH_BITS}",
+            )
+        )
     return out
 
 
-def create_priority_level(obj: dict[str, Any]) -> list[Cause]:
-    spec = _dict(obj.get("spec"))
+def _shares_and_lending(config: dict[str, Any], path: str) -> list[Cause]:
     out: list[Cause] = []
+    shares = _int(config.get("nominalConcurrencyShares"))
+    if shares is not None and shares < 0:
+        out.append(
+            f.invalid(f.child(path, "nominalConcurrencyShares"), shares, "must be a non-negative integer")
+        )
+    lendable = _int(config.get("lendablePercent"))
+    if lendable is not None and not 0 <= lendable <= 100:
+        out.append(
+            f.invalid(f.child(path, "lendablePercent"), lendable, "must be between 0 and 100, inclusive")
+        )
+    return out
+
+
+def create_priority_level(
+    obj: dict[str, Any], *, mandatory: dict[str, dict[str, Any]] | None = None
+) -> list[Cause]:
+    spec = _dict(obj.get("spec"))
+    obj_name = _s(_dict(obj.get("metadata")).get("name"))
     kind = spec.get("type")
-    if kind not in PRIORITY_LEVEL_TYPES:
-        out.append(f.not_supported("spec.type", kind or "", PRIORITY_LEVEL_TYPES))
-        return out
+    out: list[Cause] = []
+    if (obj_name == "exempt") != (kind == "Exempt"):
+        out.append(
+            f.invalid("spec.type", kind or "", "type must be 'Exempt' if and only if name is 'exempt'")
+        )
     limited, exempt = spec.get("limited"), spec.get("exempt")
     if kind == "Exempt":
         if limited is not None:
             out.append(f.forbidden("spec.limited", "must be nil if the type is not Limited"))
-        return out
-    if exempt is not None:
-        out.append(f.forbidden("spec.exempt", "must be nil if the type is Limited"))
-    if not isinstance(limited, dict):
-        out.append(f.required("spec.limited", "must not be empty when type is Limited"))
-        return out
-    shares = _int(limited.get("nominalConcurrencyShares"))
-    if shares is not None and shares < 0:
-        out.append(
-            f.invalid("spec.limited.nominalConcurrencyShares", shares, "must be a non-negative integer")
-        )
-    lendable = _int(limited.get("lendablePercent"))
-    if lendable is not None and not 0 <= lendable <= 100:
-        out.append(
-            f.invalid("spec.limited.lendablePercent", lendable, "must be between 0 and 100, inclusive")
-        )
-    response = _dict(limited.get("limitResponse"))
-    rtype = response.get("type")
-    rp = "spec.limited.limitResponse"
-    if rtype not in LIMIT_RESPONSE_TYPES:
-        out.append(f.not_supported(f.child(rp, "type"), rtype or "", LIMIT_RESPONSE_TYPES))
-    elif rtype == "Reject" and response.get("queuing") is not None:
-        out.append(
-            f.forbidden(f.child(rp, "queuing"), "must be nil if limited.limitResponse.type is not Limited")
-        )
-    elif rtype == "Queue":
-        queuing = response.get("queuing")
-        if not isinstance(queuing, dict):
-            out.append(
-                f.required(
-                    f.child(rp, "queuing"), "must not be empty if limited.limitResponse.type is Limited"
-                )
-            )
+        if isinstance(exempt, dict):
+            out += _shares_and_lending(exempt, "spec.exempt")
+    elif kind == "Limited":
+        if exempt is not None:
+            out.append(f.forbidden("spec.exempt", "must be nil if the type is Limited"))
+        if not isinstance(limited, dict):
+            out.append(f.required("spec.limited", "must not be empty when type is Limited"))
         else:
-            qp = f.child(rp, "queuing")
-            queues = _int(queuing.get("queues")) or 0
-            hand = _int(queuing.get("handSize")) or 0
-            limit = _int(queuing.get("queueLengthLimit")) or 0
-            if limit <= 0:
-                out.append(f.invalid(f.child(qp, "queueLengthLimit"), limit, "must be positive"))
-            if queues <= 0:
-                out.append(f.invalid(f.child(qp, "queues"), queues, "must be positive"))
-            elif hand > queues:
+            out += _shares_and_lending(limited, "spec.limited")
+            borrowing = _int(limited.get("borrowingLimitPercent"))
+            if borrowing is not None and borrowing < 0:
                 out.append(
-                    f.invalid(f.child(qp, "handSize"), hand, f"should not be greater than queues ({queues})")
+                    f.invalid(
+                        "spec.limited.borrowingLimitPercent",
+                        borrowing,
+                        "if specified, must be a non-negative integer",
+                    )
                 )
-            if hand <= 0:
-                out.append(f.invalid(f.child(qp, "handSize"), hand, "must be positive"))
-    return out
+            response = _dict(limited.get("limitResponse"))
+            rp = "spec.limited.limitResponse"
+            rtype = response.get("type")
+            if rtype == "Reject":
+                if response.get("queuing") is not None:
+                    out.append(
+                        f.forbidden(
+                            f.child(rp, "queuing"), "must be nil if limited.limitResponse.type is not Limited"
+                        )
+                    )
+            elif rtype == "Queue":
+                queuing = response.get("queuing")
+                if not isinstance(queuing, dict):
+                    out.append(
+                        f.required(
+                            f.child(rp, "queuing"),
+                            "must not be empty if limited.limitResponse.type is Limited",
+                        )
+                    )
+                else:
+                    out += _queuing(queuing, f.child(rp, "queuing"))
+            else:
+                out.append(f.not_supported(f.child(rp, "type"), rtype or "", LIMIT_RESPONSE_TYPES))
+    else:
+        out.append(f.not_supported("spec.type", kind or "", PRIORITY_LEVEL_TYPES))
+    out += _mandatory(obj, flowcontrol.MANDATORY_PRIORITY_LEVELS)
+    return out + _conditions_status(obj)
+
+
+def status_flowcontrol(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    return _conditions_status(new)
 
 
 # -- APIService --------------------------------------------------------------------------------------
