@@ -752,3 +752,78 @@ def test_mandatory_flowcontrol_objects_exist(kyb_sqlite: KybServer) -> None:
     resp = kyb_sqlite.request("POST", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas", one)
     assert resp.status == 422
     assert "only the schema named 'exempt' may have matchingPrecedence 1" in resp.body.decode()
+
+
+def test_runtime_class_admission(kyb_sqlite: KybServer, ns: str) -> None:
+    rc = unique("rc")
+    kyb_sqlite.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(
+            {
+                "apiVersion": "node.k8s.io/v1",
+                "kind": "RuntimeClass",
+                "metadata": {"name": rc},
+                "handler": "runc",
+                "overhead": {"podFixed": {"cpu": "250m", "memory": "64Mi"}},
+                "scheduling": {
+                    "nodeSelector": {"sandbox": "gvisor"},
+                    "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}],
+                },
+            }
+        ),
+    )
+
+    def pod(name: str, runtime_class: str, selector: dict[str, str] | None = None) -> str:
+        spec: dict[str, Any] = {
+            "runtimeClassName": runtime_class,
+            "containers": [{"name": "c", "image": "busybox"}],
+        }
+        if selector:
+            spec["nodeSelector"] = selector
+        return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+
+    kyb_sqlite.kubectl("apply", "-n", ns, "-f", "-", input=pod("sandboxed", rc))
+    spec = kyb_sqlite.kubectl_json("get", "pod", "sandboxed", "-n", ns)["spec"]
+    assert spec["overhead"] == {"cpu": "250m", "memory": "64Mi"}
+    assert spec["nodeSelector"] == {"sandbox": "gvisor"}
+    assert {"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    missing = kyb_sqlite.kubectl(
+        "apply", "-n", ns, "-f", "-", input=pod("nope", unique("absent")), check=False
+    )
+    assert (
+        missing.returncode != 0
+        and "pod rejected: RuntimeClass" in missing.stderr
+        and "not found" in missing.stderr
+    )
+    conflict = kyb_sqlite.kubectl(
+        "apply", "-n", ns, "-f", "-", input=pod("clash", rc, {"sandbox": "kata"}), check=False
+    )
+    assert (
+        conflict.returncode != 0
+        and "conflict: runtimeClass.scheduling.nodeSelector[sandbox]" in conflict.stderr
+    )
+    kyb_sqlite.kubectl("delete", "runtimeclass", rc)
+
+
+def test_default_ingress_class_admission(kyb_sqlite: KybServer, ns: str) -> None:
+    name = unique("default")
+    ingress_class = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": name, "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+        "spec": {"controller": "example.com/ingress"},
+    }
+    kyb_sqlite.kubectl("apply", "-f", "-", input=yaml.safe_dump(ingress_class))
+    try:
+        kyb_sqlite.kubectl("create", "ingress", "web", "-n", ns, "--rule=web.example.com/=web:80")
+        assert kyb_sqlite.kubectl_json("get", "ingress", "web", "-n", ns)["spec"]["ingressClassName"] == name
+        kyb_sqlite.kubectl(
+            "create", "ingress", "other", "-n", ns, "--class=mine", "--rule=o.example.com/=web:80"
+        )
+        assert (
+            kyb_sqlite.kubectl_json("get", "ingress", "other", "-n", ns)["spec"]["ingressClassName"] == "mine"
+        )
+    finally:
+        kyb_sqlite.kubectl("delete", "ingressclass", name)
