@@ -379,7 +379,14 @@ def _with_ephemeral(*containers: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_ephemeral_containers_update_rules() -> None:
-    from kybernetes.api.validation import validate_ephemeral_containers_update
+    from kybernetes.api.registry import Registry
+    from kybernetes.api.validation import validate_subresource_update
+
+    pods = Registry.builtin().by_kind("", "v1", "Pod")
+    assert pods is not None
+
+    def validate_ephemeral_containers_update(new, old):  # type: ignore[no-untyped-def]
+        return validate_subresource_update(pods, "ephemeralcontainers", new, old)
 
     old = pod()
     apply_defaults(POD, old)

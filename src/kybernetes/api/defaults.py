@@ -518,6 +518,121 @@ def _default_crd(obj: dict[str, Any]) -> None:
         _set(names, "listKind", kind + "List")
 
 
+# -- networking, storage (CSI), admission registration, flow control, APIService -------------------
+
+
+def _default_network_policy(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _d(spec, "podSelector")
+    for direction in ("ingress", "egress"):
+        for rule in _dicts(spec.get(direction)):
+            for port in _dicts(rule.get("ports")):
+                _set(port, "protocol", "TCP")
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+
+
+def _default_ingress_class(obj: dict[str, Any]) -> None:
+    params = _d(obj, "spec").get("parameters")
+    if isinstance(params, dict):
+        _set(params, "scope", "Cluster")
+
+
+def _default_csi_driver(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    for key, value in (
+        ("attachRequired", True),
+        ("podInfoOnMount", False),
+        ("storageCapacity", False),
+        ("fsGroupPolicy", "ReadWriteOnceWithFSType"),
+        ("requiresRepublish", False),
+        ("seLinuxMount", False),
+    ):
+        _set(spec, key, value)
+    if not spec.get("volumeLifecycleModes"):
+        spec["volumeLifecycleModes"] = ["Persistent"]
+
+
+def _default_rules(rules: Any) -> None:
+    for rule in _dicts(rules):
+        _set(rule, "scope", "*")
+
+
+def _default_webhook(hook: dict[str, Any], *, mutating: bool) -> None:
+    _set(hook, "failurePolicy", "Fail")
+    _set(hook, "matchPolicy", "Equivalent")
+    for key in ("namespaceSelector", "objectSelector"):
+        if not isinstance(hook.get(key), dict):
+            hook[key] = {}
+    _set(hook, "timeoutSeconds", 10)
+    if mutating:
+        _set(hook, "reinvocationPolicy", "Never")
+    _default_rules(hook.get("rules"))
+    service = _d(hook, "clientConfig").get("service")
+    if isinstance(service, dict):
+        _set(service, "port", 443)
+
+
+def _default_mutating_webhooks(obj: dict[str, Any]) -> None:
+    for hook in _dicts(obj.get("webhooks")):
+        _default_webhook(hook, mutating=True)
+
+
+def _default_validating_webhooks(obj: dict[str, Any]) -> None:
+    for hook in _dicts(obj.get("webhooks")):
+        _default_webhook(hook, mutating=False)
+
+
+def _default_match_resources(match: Any) -> None:
+    if not isinstance(match, dict):
+        return
+    _set(match, "matchPolicy", "Equivalent")
+    for key in ("namespaceSelector", "objectSelector"):
+        if not isinstance(match.get(key), dict):
+            match[key] = {}
+    _default_rules(match.get("resourceRules"))
+    _default_rules(match.get("excludeResourceRules"))
+
+
+def _default_validating_admission_policy(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    _set(spec, "failurePolicy", "Fail")
+    _default_match_resources(spec.get("matchConstraints"))
+
+
+def _default_validating_admission_policy_binding(obj: dict[str, Any]) -> None:
+    _default_match_resources(_d(obj, "spec").get("matchResources"))
+
+
+def _default_flow_schema(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    if not spec.get("matchingPrecedence"):
+        spec["matchingPrecedence"] = 1000
+
+
+def _default_priority_level(obj: dict[str, Any]) -> None:
+    spec = _d(obj, "spec")
+    exempt = spec.get("exempt")
+    if isinstance(exempt, dict):
+        _set(exempt, "nominalConcurrencyShares", 0)
+        _set(exempt, "lendablePercent", 0)
+    limited = spec.get("limited")
+    if isinstance(limited, dict):
+        _set(limited, "nominalConcurrencyShares", 30)
+        _set(limited, "lendablePercent", 0)
+        queuing = _d(limited, "limitResponse").get("queuing")
+        if isinstance(queuing, dict):
+            for key, value in (("handSize", 8), ("queues", 64), ("queueLengthLimit", 50)):
+                if not queuing.get(key):
+                    queuing[key] = value
+
+
+def _default_api_service(obj: dict[str, Any]) -> None:
+    service = _d(obj, "spec").get("service")
+    if isinstance(service, dict):
+        _set(service, "port", 443)
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Pod"): _default_pod,
     ("", "PodTemplate"): _default_pod_template_kind,
@@ -543,6 +658,19 @@ DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _default_binding,
     ("discovery.k8s.io", "EndpointSlice"): _default_endpoint_slice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _default_crd,
+    ("networking.k8s.io", "NetworkPolicy"): _default_network_policy,
+    ("networking.k8s.io", "IngressClass"): _default_ingress_class,
+    ("storage.k8s.io", "CSIDriver"): _default_csi_driver,
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _default_mutating_webhooks,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _default_validating_webhooks,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): _default_validating_admission_policy,
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ): _default_validating_admission_policy_binding,
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): _default_flow_schema,
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): _default_priority_level,
+    ("apiregistration.k8s.io", "APIService"): _default_api_service,
 }
 
 

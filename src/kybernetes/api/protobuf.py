@@ -74,6 +74,7 @@ _GROUP_PACKAGES = {
     "meta.k8s.io": "k8s.io.apimachinery.pkg.apis.meta",
     "internal.apiserver.k8s.io": "k8s.io.api.apiserverinternal",
     "apiextensions.k8s.io": "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions",
+    "apiregistration.k8s.io": "k8s.io.kube_aggregator.pkg.apis.apiregistration",
 }
 _META_PACKAGE = "k8s.io.apimachinery.pkg.apis.meta.v1"
 

@@ -333,6 +333,174 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 
+# --- the rest of what upstream v1.32 kube-apiserver serves by default (GA groups; every beta API is off
+# by default in v1.32). Create-only review resources (authentication.k8s.io tokenreviews and
+# selfsubjectreviews, authorization.k8s.io *subjectaccessreviews / selfsubjectrulesreviews) are left out
+# until authentication and authorization can answer them truthfully.
+_API_EXTENSIONS = ("api-extensions",)
+_ADMISSION = "admissionregistration.k8s.io"
+_FLOWCONTROL = "flowcontrol.apiserver.k8s.io"
+
+V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
+    _core(
+        "ComponentStatus",
+        "componentstatuses",
+        namespaced=False,
+        short_names=("cs",),
+        verbs=("get", "list"),
+        has_status=False,
+    ),
+    ResourceInfo(
+        group="apiregistration.k8s.io",
+        version="v1",
+        kind="APIService",
+        plural="apiservices",
+        singular="apiservice",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        subresources=(_STATUS,),
+        schema_name="io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService",
+    ),
+    _grp(
+        _ADMISSION,
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        "admissionregistration",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        has_status=False,
+    ),
+    _grp(
+        _ADMISSION,
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        "admissionregistration",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        has_status=False,
+    ),
+    _grp(
+        _ADMISSION,
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        "admissionregistration",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        _ADMISSION,
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        "admissionregistration",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        has_status=False,
+    ),
+    _grp(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        "certificates",
+        namespaced=False,
+        short_names=("csr",),
+        subresources=(_STATUS, SubresourceInfo("approval", "")),
+    ),
+    _grp(
+        _FLOWCONTROL,
+        "v1",
+        "FlowSchema",
+        "flowschemas",
+        "flowcontrol",
+        namespaced=False,
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        _FLOWCONTROL,
+        "v1",
+        "PriorityLevelConfiguration",
+        "prioritylevelconfigurations",
+        "flowcontrol",
+        namespaced=False,
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "networking",
+        short_names=("ing",),
+        subresources=(_STATUS,),
+    ),
+    _grp(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "networking",
+        namespaced=False,
+        has_status=False,
+    ),
+    _grp(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networking",
+        short_names=("netpol",),
+        has_status=False,
+    ),
+    _grp("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "node", namespaced=False, has_status=False),
+    _grp("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "storage", namespaced=False, has_status=False),
+    _grp("storage.k8s.io", "v1", "CSINode", "csinodes", "storage", namespaced=False, has_status=False),
+    _grp("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "storage", has_status=False),
+    _grp(
+        "storage.k8s.io",
+        "v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        "storage",
+        namespaced=False,
+        subresources=(_STATUS,),
+    ),
+)
+BUILTIN_RESOURCES = BUILTIN_RESOURCES + V132_MORE_RESOURCES
+
+# Upstream's APIService priorities of the built-in group versions (kube-apiserver's
+# ``apiVersionPriorities`` merged over ``DefaultGenericAPIServicePriorities``):
+# (group, version) -> (groupPriorityMinimum, versionPriority). The local APIServices carry them, and
+# discovery orders groups by them (highest first; ties by group name). The aggregator's own group
+# (apiregistration.k8s.io) has no APIService: upstream registers only its delegates' group versions.
+API_SERVICE_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
+    ("", "v1"): (18000, 1),
+    ("apps", "v1"): (17800, 15),
+    ("events.k8s.io", "v1"): (17750, 15),
+    ("authentication.k8s.io", "v1"): (17700, 15),
+    ("authorization.k8s.io", "v1"): (17600, 15),
+    ("autoscaling", "v2"): (17500, 30),
+    ("autoscaling", "v1"): (17500, 15),
+    ("batch", "v1"): (17400, 15),
+    ("certificates.k8s.io", "v1"): (17300, 15),
+    ("networking.k8s.io", "v1"): (17200, 15),
+    ("policy", "v1"): (17100, 15),
+    ("rbac.authorization.k8s.io", "v1"): (17000, 15),
+    ("storage.k8s.io", "v1"): (16800, 15),
+    ("admissionregistration.k8s.io", "v1"): (16700, 15),
+    ("apiextensions.k8s.io", "v1"): (16700, 15),
+    ("scheduling.k8s.io", "v1"): (16600, 15),
+    ("coordination.k8s.io", "v1"): (16500, 15),
+    ("node.k8s.io", "v1"): (16300, 15),
+    ("discovery.k8s.io", "v1"): (16200, 15),
+    ("flowcontrol.apiserver.k8s.io", "v1"): (16100, 21),
+    ("flowcontrol.apiserver.k8s.io", "v1beta3"): (16100, 18),
+}
+
 # Storage version of each built-in resource served in more than one version: (group, plural) -> version.
 # Objects are stored (and strategies, defaults and validation run) in this version; the API server
 # converts to and from the request's version through ``kybernetes.api.conversion``. A resource not listed
@@ -341,20 +509,30 @@ STORAGE_VERSIONS: dict[tuple[str, str], str] = {
     ("autoscaling", "horizontalpodautoscalers"): "v2",
 }
 
-# Group preference order in discovery (upstream lists core groups in this order).
+
+# Group preference order in discovery: the aggregator's own group first (it ranks above every
+# APIService), then by upstream's group priority, highest first, ties by name.
 GROUP_ORDER = (
     "",
+    "apiregistration.k8s.io",
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
     "autoscaling",
     "batch",
+    "certificates.k8s.io",
+    "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
+    "admissionregistration.k8s.io",
     "apiextensions.k8s.io",
     "scheduling.k8s.io",
     "coordination.k8s.io",
+    "node.k8s.io",
     "discovery.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 )
 
 

@@ -752,6 +752,9 @@ _RULES: dict[tuple[str, str], _FieldRules] = {
     ("batch", "Job"): _FieldRules(
         _same(*_META, "status.successful"), "field label {quoted} not supported for Job"
     ),
+    ("certificates.k8s.io", "CertificateSigningRequest"): _FieldRules(
+        _same("metadata.name", "spec.signerName"), _NOT_SUPPORTED
+    ),
 }
 
 
@@ -845,6 +848,7 @@ def _specific_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> dict[str, st
         ("", "Namespace"): ("status.phase", ("status", "phase")),
         ("", "Secret"): ("type", ("type",)),
         ("batch", "Job"): ("status.successful", ("status", "succeeded")),
+        ("certificates.k8s.io", "CertificateSigningRequest"): ("spec.signerName", ("spec", "signerName")),
     }
     if key == ("", "Service"):
         return {

@@ -3,6 +3,9 @@
 * Priority: resolves ``spec.priorityClassName`` (or the global default PriorityClass) into
   ``spec.priority`` and ``spec.preemptionPolicy`` on pod creation; an unknown class is refused.
 * The built-in ``system-node-critical`` and ``system-cluster-critical`` PriorityClasses exist from start.
+* DefaultIngressClass: an Ingress created without a class gets the default IngressClass.
+* RuntimeClass: a pod's ``runtimeClassName`` must name an existing RuntimeClass, whose overhead and
+  scheduling constraints are merged into the pod.
 * ResourceQuota: an object that would exceed a quota of its namespace is refused (403); admitted usage
   is charged to the quotas' ``status.used`` with compare-and-swap before the object is stored, as upstream
   does, so concurrent creates cannot overshoot. The ResourceQuota controller recomputes usage from scratch.
@@ -81,9 +84,80 @@ async def admit_pod_priority(ctx: ApiContext, pod: dict[str, Any]) -> None:
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
+DEFAULT_INGRESS_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+LEGACY_INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+async def admit_default_ingress_class(ctx: ApiContext, ingress: dict[str, Any]) -> None:
+    """DefaultIngressClass: an Ingress without a class gets the default IngressClass (the newest one
+    when several are marked default)."""
+    spec = ingress.setdefault("spec", {})
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if (
+        not isinstance(spec, dict)
+        or spec.get("ingressClassName")
+        or LEGACY_INGRESS_CLASS_ANNOTATION in annotations
+    ):
+        return
+    classes = (await ctx.store_for("networking.k8s.io", "v1", "ingressclasses").list(None)).items
+    defaults = [
+        c
+        for c in classes
+        if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_INGRESS_CLASS_ANNOTATION)
+        == "true"
+    ]
+    if defaults:
+        newest = max(
+            defaults, key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"])
+        )
+        spec["ingressClassName"] = newest["metadata"]["name"]
+
+
+async def admit_pod_runtime_class(ctx: ApiContext, pod: dict[str, Any]) -> None:
+    """RuntimeClass admission: the pod's RuntimeClass must exist; its overhead and scheduling (node
+    selector, tolerations) are merged into the pod, conflicts refused."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict) or not spec.get("runtimeClassName"):
+        return
+    name = str(spec["runtimeClassName"])
+    pod_name = (pod.get("metadata") or {}).get("name", "")
+    runtime_class = await ctx.store_for("node.k8s.io", "v1", "runtimeclasses").try_get(None, name)
+    if runtime_class is None:
+        raise errors.forbidden("pods", pod_name, f'pod rejected: RuntimeClass "{name}" not found')
+    overhead = (runtime_class.get("overhead") or {}).get("podFixed")
+    if overhead:
+        if spec.get("overhead") and spec["overhead"] != overhead:
+            raise errors.forbidden(
+                "pods", pod_name, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+            )
+        spec["overhead"] = dict(overhead)
+    scheduling = runtime_class.get("scheduling") or {}
+    selector = dict(spec.get("nodeSelector") or {})
+    for key, value in (scheduling.get("nodeSelector") or {}).items():
+        if key in selector and selector[key] != value:
+            raise errors.forbidden(
+                "pods",
+                pod_name,
+                f"conflict: runtimeClass.scheduling.nodeSelector[{key}] = {value}; "
+                f"pod.spec.nodeSelector[{key}] = {selector[key]}",
+            )
+        selector[key] = value
+    if selector:
+        spec["nodeSelector"] = selector
+    tolerations = list(spec.get("tolerations") or [])
+    for toleration in scheduling.get("tolerations") or []:
+        if toleration not in tolerations:
+            tolerations.append(toleration)
+    if tolerations:
+        spec["tolerations"] = tolerations
+
+
 async def admit_create(ctx: ApiContext, kind: str, group: str, obj: dict[str, Any]) -> None:
     if group == "" and kind == "Pod":
         await admit_pod_priority(ctx, obj)
+        await admit_pod_runtime_class(ctx, obj)
+    elif group == "networking.k8s.io" and kind == "Ingress":
+        await admit_default_ingress_class(ctx, obj)
 
 
 QUOTA_CHARGE_ATTEMPTS = 8

@@ -77,11 +77,18 @@ class ApiContext:
         from kybernetes.apiserver.admission import ensure_system_priority_classes
 
         await ensure_system_priority_classes(self)
+        from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
+
+        await ensure_mandatory_configuration(self)
         crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         listed = await crds.list(None)
         for crd in listed.items:
             self.register_crd(crd)
         self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
+        from kybernetes.apiserver import api_services
+
+        await api_services.sync_local(self)
+        self._tasks.append(asyncio.create_task(api_services.run(self)))
         if self.compaction_interval > 0:
             self._tasks.append(asyncio.create_task(self._compact_periodically()))
 

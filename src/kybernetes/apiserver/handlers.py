@@ -56,6 +56,11 @@ def _success_status(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
+def _is_component_status(info: ResourceInfo) -> bool:
+    """ComponentStatus is computed on each read (``component_status``), never stored."""
+    return info.group == "" and info.kind == "ComponentStatus"
+
+
 class ResourceHandlers:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -70,7 +75,7 @@ class ResourceHandlers:
             return await self.list_or_watch(request, target, force_watch=True)
         if sub is None:
             self._check_verb(method, target)
-        if sub in ("status", "finalize") or sub is None:
+        if sub in ("status", "finalize", "approval") or sub is None:
             if target.name is None:
                 if method == "GET":
                     return await self.list_or_watch(request, target)
@@ -122,6 +127,8 @@ class ResourceHandlers:
     # --- reads ---------------------------------------------------------------------------------------
     async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
         self._require_namespace(target)
+        if _is_component_status(target.info):
+            return await self._get_component_status(request, target)
         obj = await self.ctx.resource_store(target.info).get(self._namespace(target), self._name(target))
         return self.render_object(request, target.info, obj)
 
@@ -201,6 +208,12 @@ class ResourceHandlers:
                 }
             )
         matches = self._matcher(info, opts)
+        if _is_component_status(info):
+            if opts.watch or force_watch:
+                raise errors.method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            return await self._list_component_statuses(request, target, matches)
         if opts.watch or force_watch:
             return await self.watch(request, target, opts, matches)
         rs = self.ctx.resource_store(info)
@@ -231,6 +244,29 @@ class ResourceHandlers:
             "items": result.items,
         }
         return codec.respond(request, body)
+
+    # --- computed ComponentStatus ---------------------------------------------------------------------
+    async def _get_component_status(self, request: web.Request, target: Target) -> web.StreamResponse:
+        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
+
+        for item in await component_statuses(self.ctx):
+            if item["metadata"]["name"] == target.name:
+                return self.render_object(request, target.info, item, warnings=[DEPRECATION_WARNING])
+        raise errors.not_found(target.info.plural, self._name(target), target.info.group)
+
+    async def _list_component_statuses(
+        self, request: web.Request, target: Target, matches: Any
+    ) -> web.StreamResponse:
+        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
+
+        items = [i for i in await component_statuses(self.ctx) if matches is None or matches(i)]
+        headers = _warning_headers([DEPRECATION_WARNING])
+        if codec.wants_table(request.headers.get("Accept")):
+            table = self.table(target.info, items, request)
+            table["metadata"] = {}
+            return codec.json_response(table, headers=headers)
+        body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return codec.respond(request, body, headers=headers)
 
     # --- watch ---------------------------------------------------------------------------------------
     async def watch(

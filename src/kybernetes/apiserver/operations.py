@@ -317,11 +317,10 @@ class Operations:
                 md[key] = old_md[key]
             else:
                 md.pop(key, None)
-        if subresource in ("status", "ephemeralcontainers"):
-            if subresource == "status":
-                self.strategy.prepare_for_status_update(new, old)
-            else:
-                self.strategy.prepare_for_ephemeral_containers_update(new, old)
+        status_write = subresource is not None and subresource in self.strategy.status_subresources
+        if status_write:
+            assert subresource is not None
+            self.strategy.prepare_for_subresource_update(subresource, new, old)
             # labels, annotations and the rest of metadata stay as they were
             keep = {k: v for k, v in md.items() if k in ("resourceVersion",)}
             new["metadata"] = {**{k: v for k, v in old_md.items() if k != "resourceVersion"}, **keep}
@@ -329,10 +328,9 @@ class Operations:
         else:
             self.strategy.prepare_for_update(new, old)
         self.strategy.default(new)
-        if subresource == "status":
-            causes = self.strategy.validate_status_update(new, old)
-        elif subresource == "ephemeralcontainers":
-            causes = self.strategy.validate_ephemeral_containers_update(new, old)
+        if status_write:
+            assert subresource is not None
+            causes = self.strategy.validate_subresource_update(subresource, new, old)
         else:
             causes = self.strategy.validate_update(new, old)
         self._validate(causes, md["name"])

@@ -1,7 +1,7 @@
 """Server-side Table conversion (``meta.k8s.io/v1 Table``), as upstream's printers produce it.
 
 ``to_table`` picks the printer for a resource (one module per group of types: ``pods``, ``core``,
-``events``, ``storage``, ``apps``, ``batch``, ``other``; ``custom`` for CRD printer columns and the
+``events``, ``storage``, ``apps``, ``batch``, ``other``, ``networking``, ``cluster``; ``custom`` for CRD printer columns and the
 NAME / CREATED AT default), renders every object into a row and attaches the row object as upstream's
 ``includeObject`` asks: ``Metadata`` (a ``PartialObjectMetadata``, the default), ``Object`` or
 ``None``. Cells are always the wide form; kubectl hides ``priority: 1`` columns without ``-o wide``.
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.api.tables import apps, batch, core, custom, events, other, pods, storage
+from kybernetes.api.tables import apps, batch, cluster, core, custom, events, networking, other, pods, storage
 from kybernetes.api.tables._base import Printer, human_duration
 
 __all__ = ["human_duration", "printer_for", "to_table"]
@@ -29,6 +29,8 @@ _PRINTERS: dict[tuple[str, str], Printer] = {
     **apps.PRINTERS,
     **batch.PRINTERS,
     **other.PRINTERS,
+    **networking.PRINTERS,
+    **cluster.PRINTERS,
 }
 
 INCLUDE_OBJECT_VALUES = ("None", "Metadata", "Object")

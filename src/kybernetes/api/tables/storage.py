@@ -158,3 +158,92 @@ PRINTERS = {
     ("", "PersistentVolumeClaim"): PERSISTENT_VOLUME_CLAIM,
     ("storage.k8s.io", "StorageClass"): STORAGE_CLASS,
 }
+
+# --- CSI objects and volume attachments (storage.k8s.io/v1) -------------------------------------------
+
+_ST = "io.k8s.api.storage.v1."
+
+
+def _flag(obj: Obj, field: str, default: bool) -> bool:
+    value = dig(obj, "spec", field)
+    return default if value is None else bool(value)
+
+
+def _csi_driver_cells(obj: Obj, now: datetime) -> list[Any]:
+    modes = ",".join(str(m) for m in items(obj, "spec", "volumeLifecycleModes")) or "<none>"
+    audiences = [text(t, "audience") for t in items(obj, "spec", "tokenRequests")]
+    return [
+        name(obj),
+        _flag(obj, "attachRequired", True),
+        _flag(obj, "podInfoOnMount", False),
+        _flag(obj, "storageCapacity", False),
+        ",".join(audiences) if audiences else "<unset>",
+        _flag(obj, "requiresRepublish", False),
+        modes,
+        age(obj, now),
+    ]
+
+
+CSI_DRIVER = Printer(
+    (
+        name_column(),
+        Column("AttachRequired", "boolean", (_ST + "CSIDriverSpec", "attachRequired")),
+        Column("PodInfoOnMount", "boolean", (_ST + "CSIDriverSpec", "podInfoOnMount")),
+        Column("StorageCapacity", "boolean", (_ST + "CSIDriverSpec", "storageCapacity")),
+        Column("TokenRequests", doc=(_ST + "CSIDriverSpec", "tokenRequests")),
+        Column("RequiresRepublish", "boolean", (_ST + "CSIDriverSpec", "requiresRepublish")),
+        Column("Modes", doc=(_ST + "CSIDriverSpec", "volumeLifecycleModes")),
+        age_column(),
+    ),
+    _csi_driver_cells,
+)
+
+CSI_NODE = Printer(
+    (
+        name_column(),
+        Column("Drivers", "integer", "Drivers indicates the number of CSI drivers registered on the node"),
+        age_column(),
+    ),
+    lambda obj, now: [name(obj), len(items(obj, "spec", "drivers")), age(obj, now)],
+)
+
+CSI_STORAGE_CAPACITY = Printer(
+    (
+        name_column(),
+        Column("StorageClassName", doc=(_ST + "CSIStorageCapacity", "storageClassName")),
+        Column("Capacity", doc=(_ST + "CSIStorageCapacity", "capacity")),
+    ),
+    lambda obj, now: [
+        name(obj),
+        text(obj, "storageClassName"),
+        "<unset>" if dig(obj, "capacity") is None else quantity(dig(obj, "capacity")),
+    ],
+)
+
+VOLUME_ATTACHMENT = Printer(
+    (
+        name_column(),
+        Column("Attacher", format="name", doc=(_ST + "VolumeAttachmentSpec", "attacher")),
+        Column("PV", doc=(_ST + "VolumeAttachmentSource", "persistentVolumeName")),
+        Column("Node", doc=(_ST + "VolumeAttachmentSpec", "nodeName")),
+        Column("Attached", "boolean", (_ST + "VolumeAttachmentStatus", "attached")),
+        age_column(),
+    ),
+    lambda obj, now: [
+        name(obj),
+        text(obj, "spec", "attacher"),
+        text(obj, "spec", "source", "persistentVolumeName"),
+        text(obj, "spec", "nodeName"),
+        bool(dig(obj, "status", "attached")),
+        age(obj, now),
+    ],
+)
+
+PRINTERS.update(
+    {
+        ("storage.k8s.io", "CSIDriver"): CSI_DRIVER,
+        ("storage.k8s.io", "CSINode"): CSI_NODE,
+        ("storage.k8s.io", "CSIStorageCapacity"): CSI_STORAGE_CAPACITY,
+        ("storage.k8s.io", "VolumeAttachment"): VOLUME_ATTACHMENT,
+    }
+)

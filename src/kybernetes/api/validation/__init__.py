@@ -4,14 +4,15 @@ The API server calls, after defaulting (``api.defaults.apply_defaults``):
 
 * ``check_types(schema_name, obj)`` / ``check_unknown_fields(schema_name, obj)`` at decode time (400
   BadRequest / strict-decoding errors and warnings; see ``schema``);
-* ``validate_create`` / ``validate_update`` / ``validate_status_update`` (and, for the
-  ``pods/ephemeralcontainers`` subresource, ``validate_ephemeral_containers_update``) and, if any cause
+* ``validate_create`` / ``validate_update`` / ``validate_status_update`` (and
+  ``validate_subresource_update`` for other status-like subresources: CSR ``/approval``,
+  ``pods/ephemeralcontainers``) and, if any cause
   comes back, raises ``errors.invalid(kind, name, causes)`` (422, the message kubectl prints);
 * for custom resources also ``validate_custom`` against the CRD version's schema, after
   ``prune_unknown`` (``unknown_custom_fields`` for Strict/Warn).
 
 Per-type rules live in one small module per API group (``core``, ``apps``, ``batch``, ``rbac``,
-``apiextensions``, ``other``; pod specs in ``podspec``, metadata in ``meta``); ``STRATEGIES`` maps
+``apiextensions``, ``other``, ``networking``, ``storage`` (CSI), ``cluster``; pod specs in ``podspec``, metadata in ``meta``); ``STRATEGIES`` maps
 ``(group, kind)`` to a ``TypeRules`` row: the metadata name rule and the create/update/status checks.
 """
 
@@ -23,7 +24,19 @@ from typing import Any
 
 from kybernetes.api.errors import Cause
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.api.validation import apiextensions, apps, batch, core, meta, names, other, rbac
+from kybernetes.api.validation import (
+    apiextensions,
+    apps,
+    batch,
+    cluster,
+    core,
+    meta,
+    names,
+    networking,
+    other,
+    rbac,
+    storage,
+)
 from kybernetes.api.validation.field import dedupe
 from kybernetes.api.validation.schema import (
     check_types,
@@ -40,6 +53,7 @@ from kybernetes.api.validation.structural import (
 
 CreateFn = Callable[[dict[str, Any]], list[Cause]]
 UpdateFn = Callable[[dict[str, Any], dict[str, Any]], list[Cause]]
+SubresourceFn = Callable[[dict[str, Any], dict[str, Any], str], list[Cause]]
 
 __all__ = [
     "STRATEGIES",
@@ -54,8 +68,8 @@ __all__ = [
     "unknown_custom_fields",
     "validate_create",
     "validate_custom",
-    "validate_ephemeral_containers_update",
     "validate_status_update",
+    "validate_subresource_update",
     "validate_update",
 ]
 
@@ -69,6 +83,8 @@ class TypeRules:
     # None: re-run ``create`` on the new object (upstream re-validates the whole object on update).
     update: UpdateFn | None = None
     status: UpdateFn | None = None
+    # Writes to status-like subresources other than /status (CSR /approval): (new, old, subresource).
+    subresource: SubresourceFn | None = None
 
 
 _DEFAULT = TypeRules()
@@ -77,7 +93,13 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
     ("", "Namespace"): TypeRules(
         names.name_is_dns_label, core.create_namespace, core.update_namespace, core.status_namespace
     ),
-    ("", "Pod"): TypeRules(create=core.create_pod, update=core.update_pod, status=core.status_pod),
+    ("", "Pod"): TypeRules(
+        create=core.create_pod,
+        update=core.update_pod,
+        status=core.status_pod,
+        # pods/ephemeralcontainers: the server keeps all of the stored pod but spec.ephemeralContainers
+        subresource=lambda new, old, _sub: core.update_pod_ephemeral_containers(new, old),
+    ),
     ("", "Node"): TypeRules(create=core.create_node, update=core.update_node, status=core.status_node),
     ("", "Service"): TypeRules(names.name_is_dns1035_label, core.create_service, core.update_service),
     ("", "Endpoints"): TypeRules(create=core.create_endpoints),
@@ -141,6 +163,57 @@ STRATEGIES: dict[tuple[str, str], TypeRules] = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): TypeRules(
         create=apiextensions.create_crd, update=apiextensions.update_crd
     ),
+    # --- the rest of upstream v1.32's default types
+    ("", "ComponentStatus"): TypeRules(),  # read-only: computed, never written
+    ("networking.k8s.io", "Ingress"): TypeRules(
+        create=networking.create_ingress, status=networking.status_ingress
+    ),
+    ("networking.k8s.io", "IngressClass"): TypeRules(
+        create=networking.create_ingress_class, update=networking.update_ingress_class
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): TypeRules(create=networking.create_network_policy),
+    ("storage.k8s.io", "CSIDriver"): TypeRules(
+        create=storage.create_csi_driver, update=storage.update_csi_driver
+    ),
+    ("storage.k8s.io", "CSINode"): TypeRules(create=storage.create_csi_node, update=storage.update_csi_node),
+    ("storage.k8s.io", "CSIStorageCapacity"): TypeRules(
+        create=storage.create_csi_storage_capacity, update=storage.update_csi_storage_capacity
+    ),
+    ("storage.k8s.io", "VolumeAttachment"): TypeRules(
+        create=storage.create_volume_attachment,
+        update=storage.update_volume_attachment,
+        status=storage.status_volume_attachment,
+    ),
+    ("certificates.k8s.io", "CertificateSigningRequest"): TypeRules(
+        create=cluster.create_csr,
+        update=cluster.update_csr,
+        status=cluster.status_csr,
+        subresource=lambda new, old, sub: cluster.validate_csr_update(new, old, sub),
+    ),
+    ("node.k8s.io", "RuntimeClass"): TypeRules(
+        create=cluster.create_runtime_class, update=cluster.update_runtime_class
+    ),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): TypeRules(
+        create=cluster.create_mutating_webhook_configuration
+    ),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): TypeRules(
+        create=cluster.create_validating_webhook_configuration
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): TypeRules(
+        create=cluster.create_validating_admission_policy
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): TypeRules(
+        create=cluster.create_validating_admission_policy_binding
+    ),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): TypeRules(
+        create=cluster.create_flow_schema, status=cluster.status_flowcontrol
+    ),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): TypeRules(
+        create=cluster.create_priority_level, status=cluster.status_flowcontrol
+    ),
+    ("apiregistration.k8s.io", "APIService"): TypeRules(
+        names.path_segment_name, cluster.create_api_service, status=cluster.status_api_service
+    ),
 }
 
 
@@ -183,9 +256,13 @@ def validate_status_update(info: ResourceInfo, new: dict[str, Any], old: dict[st
     return dedupe(causes)
 
 
-def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    """Causes for a write to ``pods/ephemeralcontainers`` (the server keeps all of ``old`` but
-    ``spec.ephemeralContainers``): metadata immutability and ``core.update_pod_ephemeral_containers``."""
+def validate_subresource_update(
+    info: ResourceInfo, subresource: str, new: dict[str, Any], old: dict[str, Any]
+) -> list[Cause]:
+    """Causes for a write to a status-like subresource; ``/status`` unless the type has its own rules."""
+    rules = rules_for(info)
+    if subresource == "status" or rules.subresource is None:
+        return validate_status_update(info, new, old)
     causes = meta.validate_object_meta_update(_meta(new), _meta(old))
-    causes += core.update_pod_ephemeral_containers(new, old)
+    causes += rules.subresource(new, old, subresource)
     return dedupe(causes)

@@ -6,6 +6,7 @@ from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver.strategies.apiextensions import CRDStrategy
 from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.strategies.batch import JobStrategy
+from kybernetes.apiserver.strategies.cluster import APIServiceStrategy, CertificateSigningRequestStrategy
 from kybernetes.apiserver.strategies.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
 
 _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
@@ -15,6 +16,8 @@ _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     ("", "Service"): ServiceStrategy,
     ("batch", "Job"): JobStrategy,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): CRDStrategy,
+    ("certificates.k8s.io", "CertificateSigningRequest"): CertificateSigningRequestStrategy,
+    ("apiregistration.k8s.io", "APIService"): APIServiceStrategy,
 }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
 from kybernetes.api.errors import Cause
 from kybernetes.api.registry import ResourceInfo
 
@@ -32,6 +31,13 @@ GENERATION_KINDS = frozenset(
         "CustomResourceDefinition",
         "Ingress",
         "NetworkPolicy",
+        "IngressClass",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
 )
 
@@ -64,6 +70,16 @@ class Strategy:
             else:
                 new.pop("status", None)
 
+    # Subresources whose writes change the status only (``finish_update`` routes them through
+    # ``prepare_for_subresource_update`` and ``validate_status_update``).
+    status_subresources: tuple[str, ...] = ("status",)
+
+    def prepare_for_subresource_update(
+        self, subresource: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> None:
+        """A write to one of ``status_subresources``; by default the ``/status`` rules."""
+        self.prepare_for_status_update(new, old)
+
     def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """A write to ``/status`` changes the status only (and metadata labels/annotations stay)."""
         for key in list(new):
@@ -72,10 +88,6 @@ class Strategy:
         for key, value in old.items():
             if key not in ("status", "metadata", "apiVersion", "kind"):
                 new[key] = value
-
-    def prepare_for_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
-        """A write to ``pods/ephemeralcontainers``; only pods serve it (``PodStrategy``)."""
-        raise errors.method_not_allowed(f"ephemeralcontainers is not supported on {self.info.plural}")
 
     # --- defaults and validation -------------------------------------------------------------------
     def default(self, obj: dict[str, Any]) -> None:
@@ -93,13 +105,20 @@ class Strategy:
 
         return validate_update(self.info, new, old)
 
+    def validate_subresource_update(
+        self, subresource: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> list[Cause]:
+        """A write to one of ``status_subresources`` (``/status`` by default)."""
+        if subresource == "status":
+            return self.validate_status_update(new, old)
+        from kybernetes.api.validation import validate_subresource_update
+
+        return validate_subresource_update(self.info, subresource, new, old)
+
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         from kybernetes.api.validation import validate_status_update
 
         return validate_status_update(self.info, new, old)
-
-    def validate_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-        raise errors.method_not_allowed(f"ephemeralcontainers is not supported on {self.info.plural}")
 
     # --- lifecycle hooks (may touch other resources through the store) ------------------------------
     async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:

@@ -26,7 +26,19 @@ class PodStrategy(Strategy):
         # computes it on the decoded, defaulted and admitted pod.
         obj.setdefault("status", {})["qosClass"] = compute_qos_class(obj)
 
-    def prepare_for_ephemeral_containers_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+    # ``pods/ephemeralcontainers`` is written like ``/status``: a subresource that owns one part of the pod.
+    status_subresources = ("status", "ephemeralcontainers")
+
+    def prepare_for_subresource_update(
+        self, subresource: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> None:
+        if subresource == "ephemeralcontainers":
+            self._keep_all_but_ephemeral_containers(new, old)
+        else:
+            self.prepare_for_status_update(new, old)
+
+    @staticmethod
+    def _keep_all_but_ephemeral_containers(new: dict[str, Any], old: dict[str, Any]) -> None:
         """``pods/ephemeralcontainers`` changes ``spec.ephemeralContainers`` only (upstream's
         ``dropNonEphemeralContainerUpdates``): the rest of the spec and the status stay as stored."""
         spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
@@ -41,13 +53,6 @@ class PodStrategy(Strategy):
             new["status"] = old["status"]
         else:
             new.pop("status", None)
-
-    def validate_ephemeral_containers_update(
-        self, new: dict[str, Any], old: dict[str, Any]
-    ) -> list[errors.Cause]:
-        from kybernetes.api.validation import validate_ephemeral_containers_update
-
-        return validate_ephemeral_containers_update(new, old)
 
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int | None:
         spec = obj.get("spec") or {}
