@@ -71,7 +71,7 @@ def decode_continue(token: str) -> tuple[int, str]:
             raise ValueError
         return revision, start
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise errors.bad_request("continue key is not valid: the continue token is malformed") from exc
+        raise errors.bad_request("invalid continue token: continue key is not valid: the continue token is malformed") from exc
 
 
 def parse_resource_version(value: str | None, what: str = "resourceVersion") -> int | None:
@@ -156,7 +156,7 @@ class ResourceStore:
             revision, start_after = decode_continue(continue_token)
             if not start_after.startswith(prefix):
                 raise errors.bad_request(
-                    "continue key is not valid: the continue token does not match the request"
+                    "invalid continue token: continue key is not valid: the continue token does not match the request"
                 )
         elif resource_version_match and rv is None:
             raise _list_options_invalid(
@@ -194,6 +194,7 @@ class ResourceStore:
         last_key: str | None = None
         page = limit if limit > 0 else 0
         served_rev = revision
+        remaining: int | None = None
         try:
             while True:
                 result = await self.store.range(
@@ -209,6 +210,10 @@ class ResourceStore:
                             break
                 if limit and len(items) >= limit:
                     more = result.more or (last_key is not None and last_key != result.kvs[-1].key)
+                    if more and matches is None:
+                        # as upstream's etcd3 list: only without selectors is the count of keys past
+                        # this page exact (the range's count minus what this page returned)
+                        remaining = result.count - len(result.kvs)
                     break
                 if not result.more or not result.kvs:
                     break
@@ -225,7 +230,6 @@ class ResourceStore:
         except FutureRevisionError as exc:
             raise errors.StatusError(504, "Timeout", f"Too large resource version: {revision}") from exc
         token = encode_continue(served_rev, last_key) if more and last_key else None
-        remaining = None
         return ListResult(items=items, resource_version=served_rev, continue_token=token, remaining=remaining)
 
     # --- writes --------------------------------------------------------------------------------------
