@@ -31,6 +31,7 @@ from tests.e2e._node_agent import (
     unique,
     wait_for,
 )
+from tests.needs import require_root
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
@@ -347,8 +348,7 @@ def test_readiness_probe_flips_ready(node: NodeServer, ns: str) -> None:
 
 # --- 6. OOM -------------------------------------------------------------------------------------------------
 def test_memory_hog_is_oomkilled(node: NodeServer, ns: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("memory limits need root (cgroups)")
+    require_root("memory limits (cgroups)")
     f = node.flavor
     node.create_pod(
         ns,
