@@ -35,6 +35,7 @@ class StatusError(Exception):
     kind: str | None = None
     causes: list[Cause] = field(default_factory=list)
     retry_after_seconds: int | None = None
+    list_continue: str | None = None  # Status.metadata.continue (a 410 offering an inconsistent continuation)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -54,7 +55,7 @@ class StatusError(Exception):
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

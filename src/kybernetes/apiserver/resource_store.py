@@ -56,6 +56,15 @@ def decode(kv: KeyValue) -> dict[str, Any]:
     return obj
 
 
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
+    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
+    "up in the list."
+)
+
+
 def encode_continue(revision: int, last_key: str) -> str:
     raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -67,11 +76,17 @@ def decode_continue(token: str) -> tuple[int, str]:
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         revision = int(data["rv"])
         start = str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or revision <= 0:
+        if data.get("v") != "meta.k8s.io/v1":
             raise ValueError
-        return revision, start
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise errors.bad_request("invalid continue token: continue key is not valid: the continue token is malformed") from exc
+        raise errors.bad_request(
+            "invalid continue token: continue key is not valid: the continue token is malformed"
+        ) from exc
+    if revision == 0:
+        raise errors.bad_request("0 continue resource version is not allowed when using continue")
+    # a negative revision (upstream's -1) continues at the latest revision: the inconsistent continuation
+    # offered with a 410 once the token's own revision is compacted
+    return max(revision, 0), start
 
 
 def parse_resource_version(value: str | None, what: str = "resourceVersion") -> int | None:
@@ -149,11 +164,13 @@ class ResourceStore:
         prefix = self.list_prefix(namespace)
         revision = 0
         start_after: str | None = None
+        continue_start: str | None = None
         rv = parse_resource_version(resource_version)
         if continue_token:
             if rv:
                 raise errors.bad_request("specifying resource version is not allowed when using continue")
             revision, start_after = decode_continue(continue_token)
+            continue_start = start_after
             if not start_after.startswith(prefix):
                 raise errors.bad_request(
                     "invalid continue token: continue key is not valid: the continue token does not match the request"
@@ -222,9 +239,11 @@ class ResourceStore:
                 page = max(page, limit * 2) if limit else 0
         except CompactedError as exc:
             if continue_token:
-                raise errors.gone(
-                    "The provided continue parameter is too old to display a consistent list result. "
-                    "You can start a new list without the continue parameter."
+                raise errors.StatusError(
+                    410,
+                    "Expired",
+                    INCONSISTENT_CONTINUE,
+                    list_continue=encode_continue(-1, continue_start or ""),
                 ) from exc
             raise expired(revision) from exc
         except FutureRevisionError as exc:
