@@ -97,7 +97,7 @@ def test_continue_token_after_compaction_is_expired(kyb: KybServer, ns: str) -> 
     assert rest == ["p2", "p3", "q-later"]
 
 
-def test_watch_below_compaction_replays_or_expires(kyb: KybServer, ns: str) -> None:
+def test_watch_below_compaction_expires(kyb: KybServer, ns: str) -> None:
     endpoint = _etcd_endpoint(kyb)
     old = _rv(kyb, ns)
     kyb.kubectl("create", "configmap", "w0", "-n", ns)
@@ -108,18 +108,11 @@ def test_watch_below_compaction_replays_or_expires(kyb: KybServer, ns: str) -> N
         f"/api/v1/namespaces/{ns}/configmaps",
         query={"watch": "true", "resourceVersion": old, "timeoutSeconds": "1"},
     )
-    if resp.status == 410:
-        assert resp.json()["reason"] == "Expired"
-        return
+    # a watch is always a 200 stream; the expiry arrives as an ERROR event (upstream's etcd watcher does
+    # the same; upstream's watch cache would instead replay from its event window, which kyb has not got)
     assert resp.status == 200, resp.body
     events = [json.loads(line) for line in resp.body.decode().splitlines() if line.strip()]
-    assert events, "a watch below compaction must either replay or end with a 410 ERROR event"
-    if events[0]["type"] == "ERROR":
-        assert events[0]["object"]["code"] == 410
-        assert events[0]["object"]["reason"] == "Expired"
-    else:
-        # served from a cache that still holds the window: it must be the exact history, no gap
-        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-            ("ADDED", "w0"),
-            ("ADDED", "w1"),
-        ]
+    assert [e["type"] for e in events] == ["ERROR"], events
+    status = events[0]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired"), status
+    assert status["message"].startswith("The resourceVersion for the provided watch is too old"), status
