@@ -2,6 +2,7 @@
 
 ``etcd_endpoint``: ``"127.0.0.1:PORT"`` of one etcd started for the whole session (``tests/etcdserver.py``).
 Without an ``etcd`` binary the test is skipped, or fails when ``CI=true`` (CI must run every backend).
+Tests marked ``kubectl`` are treated the same way when kubectl is missing (``tests/needs.py``).
 ``store``: a started store, once per backend ("sqlite": a fresh file in ``tmp_path``; "etcd": the session
 server with a unique key prefix per test, so tests never see each other's keys; revisions are shared,
 so tests only reason about revisions relative to the ones they observed).
@@ -9,7 +10,6 @@ so tests only reason about revisions relative to the ones they observed).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,15 +18,18 @@ import pytest
 
 from kybernetes.storage.interface import Store
 from tests.etcdserver import EtcdServer, etcd_available
+from tests.needs import require_kubectl, unavailable
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("kubectl") is not None:
+        require_kubectl()
 
 
 @pytest.fixture(scope="session")
 def etcd_endpoint() -> Iterator[str]:
     if not etcd_available():
-        message = "etcd binary not found (apt-get install etcd-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("etcd binary not found (apt-get install etcd-server)")
     with EtcdServer() as server:
         yield server.endpoint
 

@@ -41,7 +41,7 @@ from tests.kubelet.test_streaming_support import (
 
 KUBELET_TOKEN = "node-secret"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-needs_kubectl = pytest.mark.skipif(not os.access(KUBECTL, os.X_OK), reason="kubectl not installed")
+needs_kubectl = pytest.mark.kubectl  # skipped without kubectl, failed under CI=true (tests/conftest.py)
 
 
 @dataclass

@@ -486,7 +486,7 @@ def test_wants_protobuf() -> None:
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 KUBECTL_TIMEOUT = 90.0
 
-needs_kubectl = pytest.mark.skipif(not os.access(KUBECTL, os.X_OK), reason="kubectl not installed")
+needs_kubectl = pytest.mark.kubectl  # skipped without kubectl, failed under CI=true (tests/conftest.py)
 
 CM_LIST = """\
 apiVersion: v1

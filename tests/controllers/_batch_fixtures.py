@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +35,8 @@ from kybernetes.controllers.base import Controller, ControllerContext, Controlle
 from tests.controllers._harness import running as _running
 from tests.inprocess import FAST_RETRY, serve, write_kubeconfig
 from tests.inprocess import eventually as eventually  # re-exported for the tests
+from tests.needs import KUBECTL, require_kubectl
 
-KUBECTL = shutil.which("kubectl")
 OUTCOME = "kyb.test/outcome"
 EXIT_CODE = "kyb.test/exit-code"
 RUN_SECONDS = "kyb.test/run-seconds"
@@ -78,8 +77,7 @@ def running(
 
 async def kubectl(server: Server, *args: str, timeout: float = 30.0) -> tuple[int, str, str]:  # noqa: ASYNC109
     """Run kubectl against the in-process server; (returncode, stdout, stderr)."""
-    if KUBECTL is None:
-        pytest.skip("kubectl not installed")
+    require_kubectl()
     cache = server.kubeconfig.parent / "kubectl-cache"
     proc = await asyncio.create_subprocess_exec(
         KUBECTL,

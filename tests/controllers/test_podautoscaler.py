@@ -293,7 +293,10 @@ async def test_missing_metrics_api_sets_condition(api: ApiClient) -> None:
 
         cond = await eventually(inactive, timeout=5, what="ScalingActive=False")
         assert cond["reason"] == "FailedGetResourceMetric"
-        assert "metrics.k8s.io" in cond["message"] or "unable to get metrics" in cond["message"]
+        # upstream: "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch
+        # metrics from resource metrics API: ... (get pods.metrics.k8s.io)"
+        assert "unable to get metrics for resource cpu" in cond["message"], cond
+        assert "metrics.k8s.io" in cond["message"], cond
 
 
 async def test_controller_acts_on_an_hpa_written_as_autoscaling_v1(api: ApiClient) -> None:

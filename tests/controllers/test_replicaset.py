@@ -119,7 +119,7 @@ async def test_never_double_creates(api: ApiClient, start_manager: StartManager)
     assert len(items) == 20
 
 
-async def test_min_ready_seconds_and_failure_condition(api: ApiClient, start_manager: StartManager) -> None:
+async def test_min_ready_seconds(api: ApiClient, start_manager: StartManager) -> None:
     await start_manager(controllers=["replicaset"])
     ns = await new_namespace(api)
     body = replicaset("slow", ns, replicas=1)
@@ -132,14 +132,38 @@ async def test_min_ready_seconds_and_failure_condition(api: ApiClient, start_man
     await eventually(
         lambda: _status_field(api, ns, "slow", "availableReplicas", 1), timeout=5, what="available"
     )
-    # a quota-like failure: an invalid template makes creations fail -> ReplicaFailure condition
-    bad = replicaset("bad", ns, replicas=1, labels={"app": "bad"})
-    bad["spec"]["template"]["spec"]["containers"][0]["image"] = ""
-    try:
-        await api.replicasets.create(bad)
-    except Exception:  # the server may validate the template itself
-        return
-    await eventually(lambda: _has_failure(api, ns), what="ReplicaFailure")
+
+
+async def test_replica_failure_condition_while_quota_refuses_pods(
+    api: ApiClient, start_manager: StartManager
+) -> None:
+    """Pod creations refused by a ResourceQuota (403) set ``ReplicaFailure`` (reason ``FailedCreate``,
+    message the API error) as upstream's ``calculateStatus`` does; once creations succeed it is removed."""
+    await start_manager(controllers=["replicaset", "resourcequota"])
+    ns = await new_namespace(api)
+    await api.resourcequotas.create(
+        {"metadata": {"name": "no-pods", "namespace": ns}, "spec": {"hard": {"pods": "0"}}}
+    )
+
+    async def quota_enforced() -> bool:
+        q = await api.resourcequotas.get("no-pods", namespace=ns)
+        st = q.get("status") or {}
+        return (st.get("hard") or {}).get("pods") == "0" and (st.get("used") or {}).get("pods") == "0"
+
+    await eventually(quota_enforced, what="quota status")
+    rs = await api.replicasets.create(replicaset("bad", ns, replicas=1, labels={"app": "bad"}))
+    cond = await eventually(lambda: _failure(api, ns), what="ReplicaFailure")
+    assert cond["status"] == "True" and cond["reason"] == "FailedCreate"
+    assert "is forbidden: exceeded quota: no-pods" in cond["message"], cond
+    assert cond.get("lastTransitionTime")
+    assert await owned_pods(api, ns, rs) == []
+    events, _ = await api.events.list_all(namespace=ns)
+    failed = [e for e in events if e["involvedObject"].get("name") == "bad" and e["reason"] == "FailedCreate"]
+    assert failed and failed[0]["type"] == "Warning" and "exceeded quota" in failed[0]["message"]
+    # lift the quota: the retried sync creates the pod and drops the condition
+    await api.resourcequotas.delete("no-pods", namespace=ns)
+    await eventually(lambda: owned_pods(api, ns, rs), timeout=30, what="pod after quota removal")
+    await eventually(lambda: _no_failure(api, ns), timeout=30, what="ReplicaFailure removed")
 
 
 async def _status_field(api: ApiClient, ns: str, name: str, field: str, want: int) -> dict[str, Any] | None:
@@ -147,9 +171,14 @@ async def _status_field(api: ApiClient, ns: str, name: str, field: str, want: in
     return cur if (cur.get("status") or {}).get(field, 0) == want else None
 
 
-async def _has_failure(api: ApiClient, ns: str) -> bool:
+async def _failure(api: ApiClient, ns: str) -> dict[str, Any] | None:
     cur = await api.replicasets.get("bad", namespace=ns)
-    return any(c["type"] == "ReplicaFailure" for c in (cur.get("status") or {}).get("conditions") or [])
+    conditions = (cur.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "ReplicaFailure"), None)
+
+
+async def _no_failure(api: ApiClient, ns: str) -> bool:
+    return await _failure(api, ns) is None
 
 
 # --- pure helpers ---------------------------------------------------------------------------------------

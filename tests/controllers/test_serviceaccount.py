@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from kybernetes.client import ApiClient, StatusError
 from tests.controllers.conftest import StartManager, eventually, new_namespace
 
@@ -20,8 +18,16 @@ async def test_default_service_account(api: ApiClient, start_manager: StartManag
         return True
 
     await eventually(has_default, what="default service account")
+    first = await api.serviceaccounts.get("default", namespace=ns)
     await api.serviceaccounts.delete("default", namespace=ns)
-    await asyncio.sleep(0.05)
-    await eventually(has_default, what="default service account recreated")
+
+    async def recreated() -> bool:
+        try:
+            current = await api.serviceaccounts.get("default", namespace=ns)
+        except StatusError:
+            return False
+        return bool(current["metadata"]["uid"] != first["metadata"]["uid"])
+
+    await eventually(recreated, what="default service account recreated (a new uid)")
     for name in ("default", "kube-system"):  # system namespaces get one too
         await api.serviceaccounts.get("default", namespace=name)

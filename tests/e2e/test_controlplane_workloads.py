@@ -547,7 +547,8 @@ spec:
     with Recorder(cp.cluster, "pods", summary, namespace=ns, label_selector="app=db") as rec:
         cp.kubectl("apply", "-f", "-", input=manifest)
         out = cp.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=60s", timeout=75).stdout
-        assert "partitioned roll out complete" in out or "rolling update complete" in out, out
+        # updateStrategy defaults to RollingUpdate with partition 0, so kubectl reports a partitioned roll out
+        assert "partitioned roll out complete: 3 new pods have been updated..." in out, out
         wait_for(lambda: len(rec.snapshot()[-1]) == 3, timeout=30, what="3 pods")
         states = rec.snapshot()
     assert sorted(states[-1]) == ["db-0", "db-1", "db-2"], states[-1]

@@ -266,7 +266,7 @@ def test_status_subresource_is_separate(kyb: KybServer, crd: str) -> None:
     # status written through the main resource is ignored
     kyb.kubectl("patch", "crontab", "stat", "-n", crd, "--type=merge", "-p", '{"status":{"phase":"Ignored"}}')
     obj = kyb.kubectl_json("get", "crontab", "stat", "-n", crd)
-    assert "status" not in obj or obj["status"].get("phase") is None
+    assert "status" not in obj, obj  # never written through the status subresource yet
     # the status subresource changes status only and does not bump generation
     out = kyb.kubectl(
         "patch",

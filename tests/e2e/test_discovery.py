@@ -62,7 +62,9 @@ def test_short_names_resolve(kyb: KybServer) -> None:
 def test_explain_field(kyb: KybServer) -> None:
     out = kyb.kubectl("explain", "deployment.spec.replicas").stdout
     assert re.search(r"KIND:\s+Deployment", out)
-    assert re.search(r"VERSION:\s+apps/v1", out) or re.search(r"VERSION:\s+v1", out)
+    # kubectl >= 1.27 explains from OpenAPI v3: group and version on separate lines
+    assert re.search(r"^GROUP:\s+apps$", out, re.MULTILINE), out
+    assert re.search(r"^VERSION:\s+v1$", out, re.MULTILINE), out
     assert re.search(r"FIELD:\s+replicas\s+<integer>", out)
     assert "Number of desired pods" in out
 

@@ -31,6 +31,7 @@ from tests.e2e._node_agent import (
     unique,
     wait_for,
 )
+from tests.needs import require_root, unavailable
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
@@ -147,10 +148,9 @@ class Netns:
 
 @pytest.fixture
 def netns() -> Iterator[Netns]:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    require_root("network namespaces")
     if shutil.which("ip") is None:
-        pytest.skip("iproute2 not installed")
+        unavailable("iproute2 not installed")
     ns = Netns()
     try:
         ns.create()

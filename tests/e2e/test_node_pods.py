@@ -31,6 +31,7 @@ from tests.e2e._node_agent import (
     unique,
     wait_for,
 )
+from tests.needs import require_root
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
@@ -347,8 +348,7 @@ def test_readiness_probe_flips_ready(node: NodeServer, ns: str) -> None:
 
 # --- 6. OOM -------------------------------------------------------------------------------------------------
 def test_memory_hog_is_oomkilled(node: NodeServer, ns: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("memory limits need root (cgroups)")
+    require_root("memory limits (cgroups)")
     f = node.flavor
     node.create_pod(
         ns,
@@ -375,7 +375,8 @@ def test_memory_hog_is_oomkilled(node: NodeServer, ns: str) -> None:
     assert term["reason"] == "OOMKilled", term
     assert term["exitCode"] == 137, term
     pod = node.wait_pod(ns, "hog", lambda p: p["status"].get("phase") == "Failed", timeout=20)
-    assert pod["status"].get("qosClass") in ("Burstable", "Guaranteed"), pod["status"]
+    # limits only: requests default to the limits, so every container is Guaranteed
+    assert pod["status"].get("qosClass") == "Guaranteed", pod["status"]
     assert "allocating" in node.logs(ns, "hog")
 
 

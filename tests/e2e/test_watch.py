@@ -283,8 +283,12 @@ def test_watch_bookmarks(kyb_bookmarks: KybServer) -> None:
 
 
 def test_watch_list_initial_events_end_bookmark(kyb: KybServer, ns: str) -> None:
-    """sendInitialEvents=true (WatchList): the initial state, then a bookmark annotated initial-events-end."""
-    kyb.kubectl("create", "configmap", "init", "-n", ns)
+    """sendInitialEvents=true (WatchList, served by default in v1.32): the current state as ADDED events, a
+    BOOKMARK annotated ``k8s.io/initial-events-end`` at the list's resourceVersion, then live events."""
+    kyb.kubectl("create", "configmap", "init-a", "-n", ns)
+    kyb.kubectl("create", "configmap", "init-b", "-n", ns)
+    listed = kyb.request("GET", f"/api/v1/namespaces/{ns}/configmaps").json()
+    list_rv = int(listed["metadata"]["resourceVersion"])
     conn, resp = _raw_watch(
         kyb,
         f"/api/v1/namespaces/{ns}/configmaps",
@@ -293,17 +297,57 @@ def test_watch_list_initial_events_end_bookmark(kyb: KybServer, ns: str) -> None
             "sendInitialEvents": "true",
             "resourceVersionMatch": "NotOlderThan",
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": "2",
+            "timeoutSeconds": "10",
         },
     )
     try:
-        body = resp.read().decode()
+        assert resp.status == 200, resp.read()
+        assert resp.getheader("Content-Type", "").startswith("application/json")
+        initial = [json.loads(resp.readline()), json.loads(resp.readline())]
+        assert [e["type"] for e in initial] == ["ADDED", "ADDED"], initial
+        assert sorted(e["object"]["metadata"]["name"] for e in initial) == ["init-a", "init-b"]
+        assert all(e["object"]["kind"] == "ConfigMap" for e in initial)
+        end = json.loads(resp.readline())
+        assert end["type"] == "BOOKMARK", end
+        assert end["object"]["kind"] == "ConfigMap" and end["object"]["apiVersion"] == "v1"
+        assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+        end_rv = int(end["object"]["metadata"]["resourceVersion"])
+        assert end_rv >= list_rv
+        # the stream goes on from the bookmark's revision: a change after it arrives once, as MODIFIED
+        kyb.kubectl("label", "configmap", "init-a", "-n", ns, "after=bookmark")
+        while True:  # bounded by the watch's timeoutSeconds and the socket timeout
+            line = resp.readline()
+            assert line, "the watch ended before the change arrived"
+            event = json.loads(line)
+            if event["type"] != "BOOKMARK":
+                break
+        assert event["type"] == "MODIFIED", event
+        assert event["object"]["metadata"]["name"] == "init-a"
+        assert event["object"]["metadata"]["labels"] == {"after": "bookmark"}
+        assert int(event["object"]["metadata"]["resourceVersion"]) > end_rv
     finally:
         conn.close()
-    if resp.status != 200:
-        pytest.skip(f"WatchList not served ({resp.status})")
-    events = [json.loads(line) for line in body.splitlines() if line.strip()]
-    assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "init"
-    assert events[1]["type"] == "BOOKMARK"
-    annotations = events[1]["object"]["metadata"].get("annotations", {})
-    assert annotations.get("k8s.io/initial-events-end") == "true"
+
+
+def test_watch_list_requires_resource_version_match(kyb: KybServer, ns: str) -> None:
+    """sendInitialEvents without resourceVersionMatch=NotOlderThan is refused (422), not silently ignored."""
+    resp = kyb.request(
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        query={"watch": "true", "sendInitialEvents": "true", "allowWatchBookmarks": "true"},
+    )
+    assert resp.status == 422, resp.body
+    body = resp.json()
+    assert body["reason"] == "Invalid" and body["code"] == 422
+    # upstream's validateWatchOptions (apimachinery meta/internalversion/validation)
+    assert body["message"] == (
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+    )
+    assert body["details"]["causes"] == [
+        {
+            "reason": "FieldValueForbidden",
+            "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            "field": "resourceVersionMatch",
+        }
+    ]

@@ -16,6 +16,7 @@ from kybernetes.kubelet.atomic_writer import AtomicWriter
 from kybernetes.kubelet.volumes import VolumeError, check_host_path
 from tests.controllers._node_fixtures import api, eventually, server
 from tests.kubelet.test_agent_fixtures import pod_spec, running_kubelet, sh, wait_pod
+from tests.needs import unavailable
 
 __all__ = ["api", "server"]
 ROOT = os.geteuid() == 0
@@ -117,7 +118,7 @@ async def test_volumes_visible_and_updated(api: ApiClient, tmp_path: Path) -> No
         assert ((base / "kubernetes.io~secret" / "sec" / "pw").stat().st_mode & 0o777) == 0o400
         assert (base / "kubernetes.io~projected" / "proj" / "renamed").read_text() == "v1"
         if not ROOT:
-            pytest.skip("the process runtime bind-mounts volumes only as root")
+            unavailable("the process runtime bind-mounts volumes only as root")
         await eventually(lambda: out.exists() and out.read_text(), timeout=10, what="container output")
         assert out.read_text() == "v1s3cretvolsv1s3cretpersistent"
         assert (base / "kubernetes.io~empty-dir" / "scratch" / "f").read_text() == "x\n"

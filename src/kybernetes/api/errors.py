@@ -43,6 +43,7 @@ class StatusError(Exception):
     retry_after_seconds: int | None = None
     # upstream sets ``Details`` (a pointer) on some errors even when it is empty: ``"details":{}``
     empty_details: bool = False
+    list_continue: str | None = None  # Status.metadata.continue (a 410 offering an inconsistent continuation)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -63,6 +64,8 @@ class StatusError(Exception):
         if self.retry_after_seconds:
             details["retryAfterSeconds"] = self.retry_after_seconds
         status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.list_continue:
+            status["metadata"] = {"continue": self.list_continue}
         if self.message:
             status["message"] = self.message
         if self.reason:

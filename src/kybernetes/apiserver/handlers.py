@@ -287,12 +287,12 @@ class ResourceHandlers:
                 "",
                 [
                     errors.Cause(
-                        "sendInitialEvents",
-                        "Forbidden: sendInitialEvents is forbidden for watch unless "
-                        "resourceVersionMatch is set to NotOlderThan",
+                        "resourceVersionMatch",
+                        "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
                         "FieldValueForbidden",
                     )
                 ],
+                "meta.k8s.io",
             )
         if send_initial:
             listed = await rs.list(namespace, matches=matches)

@@ -60,6 +60,15 @@ def decode(kv: KeyValue) -> dict[str, Any]:
     return obj
 
 
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
+    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
+    "up in the list."
+)
+
+
 def encode_continue(revision: int, last_key: str) -> str:
     raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -71,11 +80,17 @@ def decode_continue(token: str) -> tuple[int, str]:
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         revision = int(data["rv"])
         start = str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or revision <= 0:
+        if data.get("v") != "meta.k8s.io/v1":
             raise ValueError
-        return revision, start
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise errors.bad_request("continue key is not valid: the continue token is malformed") from exc
+        raise errors.bad_request(
+            "invalid continue token: continue key is not valid: the continue token is malformed"
+        ) from exc
+    if revision == 0:
+        raise errors.bad_request("0 continue resource version is not allowed when using continue")
+    # a negative revision (upstream's -1) continues at the latest revision: the inconsistent continuation
+    # offered with a 410 once the token's own revision is compacted
+    return max(revision, 0), start
 
 
 def parse_resource_version(value: str | None, what: str = "resourceVersion") -> int | None:
@@ -183,14 +198,16 @@ class ResourceStore:
         prefix = self.list_prefix(namespace)
         revision = 0
         start_after: str | None = None
+        continue_start: str | None = None
         rv = parse_resource_version(resource_version)
         if continue_token:
             if rv:
                 raise errors.bad_request("specifying resource version is not allowed when using continue")
             revision, start_after = decode_continue(continue_token)
+            continue_start = start_after
             if not start_after.startswith(prefix):
                 raise errors.bad_request(
-                    "continue key is not valid: the continue token does not match the request"
+                    "invalid continue token: continue key is not valid: the continue token does not match the request"
                 )
         elif resource_version_match and rv is None:
             raise _list_options_invalid(
@@ -228,6 +245,7 @@ class ResourceStore:
         last_key: str | None = None
         page = limit if limit > 0 else 0
         served_rev = revision
+        remaining: int | None = None
         try:
             while True:
                 result = await self.store.range(
@@ -243,6 +261,10 @@ class ResourceStore:
                             break
                 if limit and len(items) >= limit:
                     more = result.more or (last_key is not None and last_key != result.kvs[-1].key)
+                    if more and matches is None:
+                        # as upstream's etcd3 list: only without selectors is the count of keys past
+                        # this page exact (the range's count minus what this page returned)
+                        remaining = result.count - len(result.kvs)
                     break
                 if not result.more or not result.kvs:
                     break
@@ -251,15 +273,16 @@ class ResourceStore:
                 page = max(page, limit * 2) if limit else 0
         except CompactedError as exc:
             if continue_token:
-                raise errors.gone(
-                    "The provided continue parameter is too old to display a consistent list result. "
-                    "You can start a new list without the continue parameter."
+                raise errors.StatusError(
+                    410,
+                    "Expired",
+                    INCONSISTENT_CONTINUE,
+                    list_continue=encode_continue(-1, continue_start or ""),
                 ) from exc
             raise expired(revision) from exc
         except FutureRevisionError as exc:
             raise errors.StatusError(504, "Timeout", f"Too large resource version: {revision}") from exc
         token = encode_continue(served_rev, last_key) if more and last_key else None
-        remaining = None
         return ListResult(items=items, resource_version=served_rev, continue_token=token, remaining=remaining)
 
     # --- writes --------------------------------------------------------------------------------------

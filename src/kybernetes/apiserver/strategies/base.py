@@ -58,9 +58,14 @@ class Strategy:
         return self.info.subresource("status") is not None
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
-        """Clear what a client may not set on create (status of types with a status subresource)."""
+        """Clear what a client may not set on create (status of types with a status subresource).
+
+        A built-in's status is a (non-pointer) struct upstream, so it is stored and served as ``{}``; a
+        custom resource's is dropped, as the CR strategy deletes it."""
         if self.has_status_subresource:
             obj.pop("status", None)
+            if not self.info.custom:
+                obj["status"] = {}
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """A write to the main resource keeps the stored status."""
