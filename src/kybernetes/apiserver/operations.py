@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kybernetes.api import errors, schemas
 from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import meta
+from kybernetes.apiserver import meta, shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.resource_store import ResourceStore
 
@@ -76,10 +76,8 @@ class Operations:
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({self.info.group_version})"
             )
-        if "metadata" in obj and not isinstance(obj["metadata"], dict):
-            raise errors.bad_request(
-                "json: cannot unmarshal into Go struct field .metadata of type v1.ObjectMeta"
-            )
+        # every kind shares ObjectMeta: check it here for custom resources too, before anything reads it
+        shape.check_metadata(self.info.kind, obj)
         obj["apiVersion"] = self.info.group_version
         obj["kind"] = self.info.kind
 
@@ -357,13 +355,17 @@ class Operations:
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             warnings.clear()
             patched = apply_patch(meta.deep_copy(current), content_type, body, self._patch_schema_name())
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch did not produce an object")
-            requested_rv = (patched.get("metadata") or {}).get("resourceVersion")
-            if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
-                raise self.rs._conflict(name)
+            # upstream decodes the patched JSON into the typed object before reading any of it: a
+            # result that is not an object, or has fields of the wrong type, is a 400 and writes nothing
+            patched = shape.require_object(
+                patched, f"{self.info.group_version.rsplit('/', 1)[-1]}.{self.info.kind}"
+            )
+            self.check_type(patched)
             patched, found = self.handle_unknown_fields(patched, opts.field_validation)
             warnings.extend(found)
+            requested_rv = meta.metadata(patched).get("resourceVersion")
+            if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
+                raise self.rs._conflict(name)
             new = self.finish_update(patched, current, subresource=subresource, manager=manager)
             new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return new
