@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,7 @@ class Report:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     request_seconds: float = 0.0
+    answers: Counter[str] = field(default_factory=Counter)  # "METHOD media-type status" -> count
 
 
 @contextlib.contextmanager
@@ -218,11 +220,15 @@ def seed_objects(url: str, session: requests.Session, *, under: str = "") -> Non
             raise AssertionError(f"seeding {path}: {resp.status_code} {resp.text[:300]}")
 
 
-def documents(url: str, session: requests.Session) -> dict[str, dict[str, Any]]:
-    """Every group-version OpenAPI v3 document the server lists, by group-version path."""
+def documents(url: str, session: requests.Session, only: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every group-version OpenAPI v3 document the server lists (or just ``only``, e.g. ``"api/v1"``)."""
     index = session.get(url + "/openapi/v3", timeout=10).json()
+    if only is not None and only not in index["paths"]:
+        raise AssertionError(f"/openapi/v3 does not list {only}: {sorted(index['paths'])}")
     out = {}
     for gv, ref in sorted(index["paths"].items()):
+        if only is not None and gv != only:
+            continue
         resp = session.get(url + ref["serverRelativeURL"], timeout=30)
         resp.raise_for_status()
         out[gv] = resp.json()
@@ -259,11 +265,9 @@ def fuzz(
     session = requests.Session()
     session.headers["User-Agent"] = "kyb-fuzz"
     seed_objects(url, session)
-    docs = documents(url, session)
+    docs = documents(url, session, only)
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
     for gv, doc in docs.items():
-        if only and only not in gv:
-            continue
         schema = schemathesis.openapi.from_dict(doc)
         for result in schema.get_all_operations():
             operation = result.ok()
@@ -322,6 +326,8 @@ def _run_operation(
         sent = time.monotonic()
         response = case.call(base_url=url, session=session, timeout=20)
         report.request_seconds += time.monotonic() - sent
+        ctype = (case.media_type or "-").split(";", 1)[0]
+        report.answers[f"{case.method.upper()} {ctype} {response.status_code}"] += 1
         case.validate_response(response, checks=[not_a_server_error])
 
     # Hypothesis keys its example database and its derandomised random stream on the test function;

@@ -9,6 +9,7 @@ shape at the top level and in its typed fields.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,37 @@ NS = "/api/v1/namespaces/default"
 CM = f"{NS}/configmaps/cm"
 POD = f"{NS}/pods/p"
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments/web"
+WIDGETS = "/apis/ex.com/v1/namespaces/default/widgets"
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.ex.com"},
+    "spec": {
+        "group": "ex.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {
+                    "status": {},
+                    "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"},
+                },
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "properties": {"replicas": {"type": "integer"}}},
+                            "status": {"type": "object", "properties": {"replicas": {"type": "integer"}}},
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
 SHAPES = [b"true", b"false", b"null", b"0", b"1.5", b'"x"', b"[]", b"[1]", b'[{"a":1}]', b"{}"]
 WRONG_VALUES = [True, 5, "x", [1], [{"a": 1}]]
 
@@ -73,6 +105,23 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         ]:
             resp = client.session.post(url + path, json=obj, timeout=10)
             assert resp.status_code == 201, resp.text
+        resp = client.session.post(
+            url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD, timeout=10
+        )
+        assert resp.status_code == 201, resp.text
+        widget = {
+            "apiVersion": "ex.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"replicas": 1},
+        }
+        deadline = time.monotonic() + 10
+        while True:  # the CRD is served once registered: bounded wait for the first create to succeed
+            resp = client.session.post(url + WIDGETS, json=widget, timeout=10)
+            if resp.status_code != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert resp.status_code == 201, resp.text
         yield client
 
 
@@ -244,3 +293,30 @@ def test_delete_with_any_body_shape_is_refused(api: Api) -> None:
         assert_refused(api.send("DELETE", CM, body))
         assert_refused(api.send("DELETE", f"{NS}/configmaps", body))
     assert _snapshot(api) == before
+
+
+@pytest.mark.parametrize("target", [f"{WIDGETS}/w", f"{WIDGETS}/w/status", f"{WIDGETS}/w/scale"])
+def test_custom_resource_writes_of_wrong_shape_are_refused(api: Api, target: str) -> None:
+    """Custom resources have no Go struct, but their ObjectMeta is typed like everyone's."""
+    before = api.get(f"{WIDGETS}/w")
+    for ctype in (
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/apply-patch+yaml",
+    ):
+        for body in SHAPES:
+            if body == b"{}" or (ctype == "application/json-patch+json" and body in (b"[]", b"null")):
+                continue
+            assert_refused(api.send("PATCH", target, body, ctype, fieldManager="shapes"))
+    for patch in ({"metadata": "x"}, {"metadata": {"labels": [1]}}, {"metadata": {"annotations": {"a": 1}}}):
+        assert_refused(api.send("PATCH", target, orjson.dumps(patch), "application/merge-patch+json"))
+    for body in [*SHAPES[:-1], b'{"metadata": "x"}', b'{"metadata": {"name": "w", "labels": [1]}}']:
+        assert_refused(api.send("PUT", target, body))
+    for body in [
+        *SHAPES[:-1],
+        b'{"metadata": {"name": ["n"]}}',
+        b'{"metadata": {"name": "n", "finalizers": "x"}}',
+    ]:
+        assert_refused(api.send("POST", WIDGETS, body))
+    assert api.get(f"{WIDGETS}/w") == before
+    assert api.get(WIDGETS)["items"] == [before]
