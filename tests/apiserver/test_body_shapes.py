@@ -320,3 +320,25 @@ def test_custom_resource_writes_of_wrong_shape_are_refused(api: Api, target: str
         assert_refused(api.send("POST", WIDGETS, body))
     assert api.get(f"{WIDGETS}/w") == before
     assert api.get(WIDGETS)["items"] == [before]
+
+
+@pytest.mark.parametrize(
+    ("path", "obj"),
+    [
+        (
+            f"{NS}/pods",
+            {
+                "metadata": {"name": "nullq"},
+                "spec": {
+                    "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": None}}}]
+                },
+            },
+        ),
+        (f"{NS}/resourcequotas", {"metadata": {"name": "nullq"}, "spec": {"hard": {"pods": None}}}),
+    ],
+)
+def test_null_quantity_is_the_zero_quantity(api: Api, path: str, obj: dict[str, Any]) -> None:
+    """JSON null decodes as the zero Quantity upstream: accepted, never a 500."""
+    resp = api.send("POST", path, orjson.dumps(obj))
+    assert resp.status_code == 201, resp.text
+    assert api.session.delete(f"{api.url}{path}/nullq", timeout=10).status_code in (200, 202)
