@@ -18,7 +18,7 @@ import orjson
 import pytest
 import requests
 
-from tests.apiserver.openapi_fuzz import threaded_server
+from tests.apiserver.openapi_fuzz import FUZZ_NAME, SEEDS, seed_objects, threaded_server
 
 NS = "/api/v1/namespaces/default"
 CM = f"{NS}/configmaps/cm"
@@ -342,3 +342,52 @@ def test_null_quantity_is_the_zero_quantity(api: Api, path: str, obj: dict[str, 
     resp = api.send("POST", path, orjson.dumps(obj))
     assert resp.status_code == 201, resp.text
     assert api.session.delete(f"{api.url}{path}/nullq", timeout=10).status_code in (200, 202)
+
+
+# --- every field of every kind: null, a list of null, a string ------------------------------------------
+MUTATIONS = [None, [None], "x"]
+
+
+def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list) and value:
+        yield from _paths(value[0], (*prefix, 0))
+
+
+def _with(obj: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    copy = orjson.loads(orjson.dumps(obj))
+    if not path:
+        return value
+    cur = copy
+    for part in path[:-1]:
+        cur = cur[part]
+    cur[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize("collection", [path for path, _ in SEEDS])
+def test_any_field_replaced_by_null_or_wrong_type_is_never_a_500(api: Api, collection: str) -> None:
+    """PUT the stored object back with one field (at any depth) set to null, [null] or a string.
+
+    Upstream decodes null as the zero value and a wrong type as a 400: either way the answer is a
+    success or a 4xx Status, and a refused write leaves the object as it was."""
+    seed_objects(api.url, api.session, under=collection)
+    item = f"{collection}/{FUZZ_NAME}"
+    stored = api.get(item)
+    stored["metadata"].pop("managedFields", None)
+    for path in _paths(stored):
+        if path in (("metadata", "resourceVersion"), ("metadata", "name"), ("apiVersion",), ("kind",)):
+            continue
+        for value in MUTATIONS:
+            current = api.get(item)
+            body = _with(stored, path, value)
+            if isinstance(body, dict) and isinstance(body.get("metadata"), dict):
+                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            resp = api.send("PUT", item, orjson.dumps(body))
+            assert resp.status_code < 500, (path, value, resp.text[:500])
+            if resp.status_code >= 400:
+                assert_refused(resp)
+                assert api.get(item) == current, (path, value)
