@@ -11,7 +11,12 @@ found before).
   PUT/PATCH/subresource cases reach the code that decodes and applies their bodies rather than a 404;
 - ``fuzz(url, ...)``: for every operation of every group-version document, positive and negative
   cases (bodies of any shape, wrong-typed fields, every declared media type, odd query strings), each
-  checked with schemathesis' ``not_a_server_error``: every answer must be below 500.
+  checked with schemathesis' ``not_a_server_error``: every answer must be below 500;
+- ``probe_shapes(url, group_version)``: the deterministic shape phase, derived from the same document:
+  for every operation that takes a body and every media type it declares, top-level bodies of every
+  non-object JSON type and objects with each documented field (and each ObjectMeta field) of a wrong
+  type. Each must answer a 4xx Status (never a 5xx) that changed nothing; a non-object must be refused.
+  Random generation rarely reaches a given field with a given wrong type; this reaches all of them.
 
 Watches are fuzzed as lists (``watch`` is dropped from the query: a watch would stream until its
 timeout), and the legacy ``/watch/`` paths are skipped for the same reason.
@@ -358,3 +363,205 @@ def _seeded(test: Any, seed_value: int) -> Any:
     from hypothesis import seed
 
     return seed(seed_value)(test)
+
+
+# --- the shape phase: every documented request body, given values of every wrong JSON type ----------------
+TOP_LEVEL_SHAPES: list[Any] = [True, None, 5, "x", [], [{"a": 1}]]
+# two wrong JSON types per declared type: a scalar and a container of the other kind
+_WRONG_FOR = {
+    "object": ["x", [1]],
+    "string": [5, {"a": 1}],
+    "integer": ["x", [1]],
+    "number": ["x", {"a": 1}],
+    "boolean": ["x", [1]],
+    "array": ["x", {"a": 1}],
+}
+_META_FIELDS = {
+    "name": "string",
+    "generateName": "string",
+    "namespace": "string",
+    "resourceVersion": "string",
+    "labels": "object",
+    "annotations": "object",
+    "finalizers": "array",
+    "ownerReferences": "array",
+}
+JSON_PATCH_SHAPES: list[Any] = [
+    True,
+    "x",
+    5,
+    {"op": "add"},
+    [1],
+    ["x"],
+    [{"op": 5, "path": "/a"}],
+    [{"op": "add"}],
+]
+
+
+@dataclass
+class ShapeCase:
+    method: str
+    path: str  # concrete, under the server root
+    media_type: str
+    body: bytes
+    parent: str | None  # the object the write is aimed at (GET it to see that a refusal changed nothing)
+    must_refuse: bool  # a top-level shape no decoder accepts: a 4xx is the only right answer
+
+
+def _resolve(doc: dict[str, Any], schema: Any, depth: int = 0) -> dict[str, Any]:
+    while isinstance(schema, dict) and "$ref" in schema and depth < 20:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        depth += 1
+    if isinstance(schema, dict) and "allOf" in schema and len(schema["allOf"]) == 1:
+        return _resolve(doc, schema["allOf"][0], depth + 1)
+    return schema if isinstance(schema, dict) else {}
+
+
+def _kind_of(doc: dict[str, Any], schema: Any) -> str | None:
+    resolved = _resolve(doc, schema)
+    kind = resolved.get("type")
+    if kind is None and "properties" in resolved:
+        kind = "object"
+    return kind if kind in _WRONG_FOR else None
+
+
+def _wrong_bodies(doc: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+    """For each documented top-level field (and each ObjectMeta field), the object with it mistyped."""
+    out: list[Any] = []
+    props = schema.get("properties") or {}
+    for prop, prop_schema in sorted(props.items()):
+        if prop in ("apiVersion", "kind"):
+            continue
+        kind = _kind_of(doc, prop_schema)
+        for wrong in _WRONG_FOR.get(kind or "", []):
+            out.append({prop: wrong})
+        if prop == "metadata":
+            for field_name, field_kind in _META_FIELDS.items():
+                out.extend({"metadata": {field_name: wrong}} for wrong in _WRONG_FOR[field_kind])
+    return out
+
+
+def _concrete(path: str, method: str) -> tuple[str, str | None]:
+    concrete = path.replace("{namespace}", NAMESPACE).replace("{name}", FUZZ_NAME)
+    if "{" in concrete:
+        concrete = concrete.split("{", 1)[0] + "fuzz-param" + concrete.split("}", 1)[1]
+    parent = None
+    if "{name}" in path:
+        parent = path.split("{name}", 1)[0].replace("{namespace}", NAMESPACE) + FUZZ_NAME
+    return concrete, parent
+
+
+def shape_cases(doc: dict[str, Any]) -> Iterator[ShapeCase]:
+    """Deterministic cases for every operation of ``doc`` that takes a body, for every media type."""
+    import orjson
+
+    for path, item in sorted(doc.get("paths", {}).items()):
+        if "/watch/" in path:
+            continue
+        for method in ("post", "put", "patch", "delete"):
+            op = item.get(method)
+            if not op or "requestBody" not in op:
+                continue
+            concrete, parent = _concrete(path, method)
+            for media_type, content in sorted(op["requestBody"].get("content", {}).items()):
+                wire_type = "application/json" if media_type == "*/*" else media_type
+                if method == "patch":
+                    # a patch is documented as a generic object: its fields are the resource's
+                    answer = (op.get("responses", {}).get("200", {}).get("content") or {}).get(
+                        "application/json"
+                    )
+                    target_schema = _resolve(doc, (answer or {}).get("schema"))
+                else:
+                    target_schema = _resolve(doc, content.get("schema"))
+                wrong = _wrong_bodies(doc, target_schema)
+                if media_type == "application/json-patch+json":
+                    tops = JSON_PATCH_SHAPES
+                    wrong = [
+                        [{"op": "add", "path": "/" + "/".join(_path_of(w)), "value": _leaf_of(w)}]
+                        for w in wrong
+                    ]
+                else:
+                    tops = TOP_LEVEL_SHAPES
+                for body in tops:
+                    yield ShapeCase(
+                        method.upper(), concrete, wire_type, orjson.dumps(body), parent, method != "delete"
+                    )
+                for body in wrong:
+                    yield ShapeCase(method.upper(), concrete, wire_type, orjson.dumps(body), parent, False)
+
+
+def _path_of(nested: dict[str, Any]) -> list[str]:
+    out = []
+    cur: Any = nested
+    while isinstance(cur, dict) and len(cur) == 1:
+        key = next(iter(cur))
+        out.append(key)
+        cur = cur[key]
+        if key != "metadata":
+            break
+    return out
+
+
+def _leaf_of(nested: dict[str, Any]) -> Any:
+    cur: Any = nested
+    for key in _path_of(nested):
+        cur = cur[key]
+    return cur
+
+
+def probe_shapes(url: str, group_version: str) -> Report:
+    """Send every ``shape_cases`` case of one document; a 5xx, a refusal that is not a Status, a
+    top-level non-object that is accepted, or a refusal that changed its object, is a failure."""
+    report = Report()
+    started = time.monotonic()
+    session = requests.Session()
+    session.headers["User-Agent"] = "kyb-fuzz"
+    seed_objects(url, session)
+    doc = documents(url, session, group_version)[group_version]
+    labels: set[str] = set()
+    known: dict[str, requests.Response] = {}  # parent -> its last GET, until a write may have changed it
+    for case in shape_cases(doc):
+        labels.add(f"{case.method} {case.path}")
+        before = None
+        if case.parent:
+            before = known.get(case.parent) or session.get(url + case.parent, timeout=10)
+            known[case.parent] = before
+        params = {"fieldManager": "kyb-fuzz"} if case.media_type == "application/apply-patch+yaml" else None
+        resp = session.request(
+            case.method,
+            url + case.path,
+            data=case.body,
+            headers={"Content-Type": case.media_type},
+            params=params,
+            timeout=20,
+        )
+        report.cases += 1
+        report.answers[f"{case.method} {case.media_type} {resp.status_code}"] += 1
+        label = f"{case.method} {case.path} [{case.media_type}] {case.body[:120]!r}"
+        problem = None
+        if resp.status_code >= 500:
+            problem = f"answered {resp.status_code}: {resp.text[:300]}"
+        elif resp.status_code >= 400:
+            try:
+                status = resp.json()
+            except ValueError:
+                status = {}
+            if status.get("kind") != "Status" or status.get("code") != resp.status_code:
+                problem = f"refused without a Status: {resp.text[:300]}"
+            elif before is not None and before.status_code == 200:
+                after = session.get(url + case.parent, timeout=10) if case.parent else None
+                if after is None or after.status_code != 200 or after.json() != before.json():
+                    problem = "a refused write changed its object"
+        elif case.must_refuse:
+            problem = f"a body that is not an object was accepted ({resp.status_code}): {resp.text[:200]}"
+        if problem:
+            report.failures.append(Failure(label, "shape", problem))
+        if case.method == "DELETE" or resp.status_code < 300:
+            # a write may have gone through: put the seeds of this collection back, forget what we saw
+            known.clear()
+            seed_objects(
+                url, session, under=(case.parent or case.path).rsplit("/", 1)[0] if case.parent else case.path
+            )
+    report.operations = len(labels)
+    report.seconds = time.monotonic() - started
+    return report
