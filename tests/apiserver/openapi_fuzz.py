@@ -159,6 +159,10 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+# Served by the pod's node agent; the in-process server has none, and says so with a 503 Status.
+_NODE_STREAMS = ("log", "exec", "attach", "portforward")
+
+
 @dataclass
 class Failure:
     operation: str
@@ -333,6 +337,8 @@ def _run_operation(
         report.request_seconds += time.monotonic() - sent
         ctype = (case.media_type or "-").split(";", 1)[0]
         report.answers[f"{case.method.upper()} {ctype} {response.status_code}"] += 1
+        if response.status_code == 503 and operation.path.rsplit("/", 1)[-1] in _NODE_STREAMS:
+            return  # a pod bound (by an earlier case) to a node: this server has no node agents to reach
         case.validate_response(response, checks=[not_a_server_error])
 
     # Hypothesis keys its example database and its derandomised random stream on the test function;
