@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint system-deps bench clean
+.PHONY: run test lint system-deps bench fuzz clean
 
 include mk/containerd.mk
 
@@ -42,6 +42,16 @@ lint: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(PY) bench/run_all.py
+
+# Exploratory fuzzing, apart from `make test` (whose property tests are derandomised): the Hypothesis
+# suites with fresh random examples (FUZZ_SCALE times as many; failures kept in .hypothesis/ and replayed
+# first next time), then schemathesis over every /openapi/v3 document (bench/fuzz_api.py, FUZZ_ARGS).
+FUZZ_SCALE ?= 20
+FUZZ_ARGS ?= --examples 50 --minutes 30 --quiet
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=explore FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q --timeout=3600 \
+	  tests/apiserver/test_fuzz.py tests/api/test_patch_fuzz.py
+	$(PY) bench/fuzz_api.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

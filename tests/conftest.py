@@ -6,15 +6,23 @@ Tests marked ``kubectl`` are treated the same way when kubectl is missing (``tes
 ``store``: a started store, once per backend ("sqlite": a fresh file in ``tmp_path``; "etcd": the session
 server with a unique key prefix per test, so tests never see each other's keys; revisions are shared,
 so tests only reason about revisions relative to the ones they observed).
+
+Hypothesis runs derandomised (profile ``repro``, the default): every property test draws the same examples
+on every run and machine, so the suite passes or fails on the code, not on its seed. Exploration is a
+separate, longer run: ``HYPOTHESIS_PROFILE=explore`` (``make fuzz``) draws fresh random examples, several
+times as many (``fuzz_examples``), and keeps what fails in ``.hypothesis/`` to replay it first next time.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from kybernetes.storage.interface import Store
 from tests.etcdserver import EtcdServer, etcd_available
@@ -24,6 +32,23 @@ from tests.needs import require_kubectl, unavailable
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("kubectl") is not None:
         require_kubectl()
+
+
+settings.register_profile("repro", derandomize=True, database=None, print_blob=True)
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repro"))
+
+
+def fuzz_examples(base: int) -> int:
+    """``base`` examples in the reproducible suite; ``FUZZ_SCALE`` times as many when exploring."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "explore":
+        return base * int(os.environ.get("FUZZ_SCALE", "20"))
+    return base
 
 
 @pytest.fixture(scope="session")

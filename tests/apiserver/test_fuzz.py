@@ -2,6 +2,9 @@
 
 After every request the store must still hold exactly what the API says it holds: each stored object
 decodes, carries the right kind of metadata, and a failed write changed nothing.
+
+The examples are derandomised (the ``repro`` Hypothesis profile of ``tests/conftest.py``), so this
+passes or fails on the code alone; ``make fuzz`` runs it with fresh random examples, many more of them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import orjson
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import fuzz_examples
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=20))
 json_values = st.recursive(
@@ -119,7 +124,9 @@ async def _snapshot(api: TestClient) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 async def test_random_writes_never_break_the_server(api: TestClient, data: st.DataObject) -> None:
     for path, obj in zip([t[0] for t in TARGETS], [CONFIGMAP, DEPLOYMENT, POD], strict=True):

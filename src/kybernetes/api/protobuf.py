@@ -53,6 +53,7 @@ __all__ = [
     "is_protobuf_content_type",
     "map_field_names",
     "message_name",
+    "zero_field",
 ]
 
 MAGIC = b"k8s\x00"
@@ -604,6 +605,21 @@ def map_field_names(name: str) -> frozenset[str]:
     """The JSON names of message ``name``'s map fields (Go prints their keys sorted)."""
     fields = _table().messages.get(name, ())
     return frozenset(f.name for f in fields if f.flags & _F_MAP)
+
+
+def zero_field(api_version: str, kind: str, field: str) -> Any:
+    """Go's JSON of field ``field`` of ``kind`` at its zero value (``None`` when the table lacks it).
+
+    A built-in's ``status`` is a non-pointer struct upstream: a new object prints it with the fields
+    that have no ``omitempty`` at their zero value (a Service's ``{"loadBalancer": {}}``, an HPA's
+    ``{"desiredReplicas": 0, "currentMetrics": null}``). Decoding an empty message gives exactly that.
+    """
+    message = message_name(api_version, kind)
+    fields = _table().messages.get(message or "", ())
+    for f in fields:
+        if f.name == field and f.type in _table().messages:
+            return decode_message(f.type, b"")
+    return None
 
 
 def decode_message(name: str, data: bytes) -> Any:

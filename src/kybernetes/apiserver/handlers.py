@@ -12,7 +12,7 @@ from aiohttp import web
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import codec, meta
+from kybernetes.apiserver import codec, meta, shape
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
@@ -436,6 +436,7 @@ class ResourceHandlers:
         body = codec.decode_object(request.headers.get("Content-Type"), await self._body(request))
         sub = target.subresource
         if sub == "finalize":
+            shape.decode_as("io.k8s.api.core.v1.Namespace", body)
             return await self._finalize(request, target, body, opts)
         outcome = await self.ops(target).update(
             self._name(target),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kybernetes.api import errors, schemas
 from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import meta
+from kybernetes.apiserver import meta, shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.resource_store import MAX_UPDATE_RETRIES, ResourceStore
 
@@ -96,10 +96,8 @@ class Operations:
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({info.group_version})"
             )
-        if "metadata" in obj and not isinstance(obj["metadata"], dict):
-            raise errors.bad_request(
-                "json: cannot unmarshal into Go struct field .metadata of type v1.ObjectMeta"
-            )
+        # every kind shares ObjectMeta: check it here for custom resources too, before anything reads it
+        shape.check_metadata(info.kind, obj)
         obj["apiVersion"] = info.group_version
         obj["kind"] = info.kind
 
@@ -432,15 +430,18 @@ class Operations:
             patched = apply_patch(
                 meta.deep_copy(self._to_request(current)), content_type, body, self._patch_schema_name()
             )
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch did not produce an object")
-            requested_rv = (patched.get("metadata") or {}).get("resourceVersion")
-            if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
-                raise self.rs._conflict(name)
+            # upstream decodes the patched JSON into the typed object before reading any of it: a
+            # result that is not an object, or has fields of the wrong type, is a 400 and writes nothing
+            patched = shape.require_object(
+                patched, f"{self.info.group_version.rsplit('/', 1)[-1]}.{self.info.kind}"
+            )
+            self.check_type(patched)
             patched, found = self.handle_unknown_fields(patched, opts.field_validation)
             warnings.extend(found)
+            requested_rv = meta.metadata(patched).get("resourceVersion")
+            if requested_rv not in (None, "") and str(requested_rv) != current["metadata"]["resourceVersion"]:
+                raise self.rs._conflict(name)
             if self.view is not self.rs:
-                self.check_type(patched)
                 patched = self._to_storage(patched)
             new = self.finish_update(patched, current, subresource=subresource, manager=manager)
             new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]

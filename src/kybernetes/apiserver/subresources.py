@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kybernetes.api import errors
-from kybernetes.apiserver import codec, meta
+from kybernetes.apiserver import codec, meta, shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.handlers import ResourceHandlers
+
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
+_BINDING = "io.k8s.api.core.v1.Binding"
+_EVICTION = "io.k8s.api.policy.v1.Eviction"
 
 
 async def dispatch(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
@@ -130,17 +134,20 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
     def mutate(current: dict[str, Any]) -> dict[str, Any]:
         scale = _to_scale(h, target, current)
         if request.method == "PUT":
-            wanted = codec.decode_object(request.headers.get("Content-Type"), body)
+            wanted = shape.decode_as(_SCALE, codec.decode_object(request.headers.get("Content-Type"), body))
         else:
             from kybernetes.api.patch import apply_patch
 
             if ct == codec.APPLY_PATCH:
-                wanted = {**scale, **codec.decode_object("application/yaml", body)}
+                applied = shape.decode_as(_SCALE, codec.decode_object("application/yaml", body))
+                wanted = {**scale, **applied}
             else:
-                wanted = apply_patch(scale, ct, body, "io.k8s.api.autoscaling.v1.Scale")
+                wanted = apply_patch(scale, ct, body, _SCALE)
+            # the patched Scale is decoded before it is read, as upstream does
+            wanted = shape.decode_as(_SCALE, wanted)
         # A resourceVersion the client put in the Scale pins the write (409 when stale, as upstream);
         # without one the write is retried on fresh state.
-        rv = (wanted.get("metadata") or {}).get("resourceVersion") if isinstance(wanted, dict) else None
+        rv = (wanted.get("metadata") or {}).get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise rs._conflict(name)
         replicas = (wanted.get("spec") or {}).get("replicas", 0)
@@ -170,7 +177,7 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
 # --- pods --------------------------------------------------------------------------------------------
 async def create_binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
     """POST .../namespaces/<ns>/bindings: bind the pod the Binding names."""
-    binding = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    binding = _decode_binding(request, await h._body(request))
     name = (binding.get("metadata") or {}).get("name")
     if not name or not isinstance(name, str):
         raise errors.invalid(
@@ -185,11 +192,16 @@ async def create_binding(h: ResourceHandlers, request: web.Request, target: Targ
 async def _binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
     if target.info.kind != "Pod":
         raise errors.method_not_allowed("binding is only supported for pods")
-    binding = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    binding = _decode_binding(request, await h._body(request))
     body_name = (binding.get("metadata") or {}).get("name")
     if body_name and body_name != target.name:
         raise errors.bad_request("name in URL does not match name in Binding object")
     return await _bind(h, request, target, binding)
+
+
+def _decode_binding(request: web.Request, body: bytes) -> dict[str, Any]:
+    """The request body as a ``v1.Binding``: 400 before anything reads it when it does not decode."""
+    return shape.decode_as(_BINDING, codec.decode_object(request.headers.get("Content-Type"), body))
 
 
 async def _bind(
@@ -236,7 +248,9 @@ async def _bind(
 async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
     if target.info.kind != "Pod":
         raise errors.method_not_allowed("eviction is only supported for pods")
-    eviction = codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    eviction = shape.decode_as(
+        _EVICTION, codec.decode_object(request.headers.get("Content-Type"), await h._body(request))
+    )
     name = target.name
     assert name is not None
     delete_options = (

@@ -681,7 +681,12 @@ def update_persistent_volume_claim(new: dict[str, Any], old: dict[str, Any]) -> 
     out = create_persistent_volume_claim(new)
     ns, os_ = json.loads(json.dumps(_spec(new))), json.loads(json.dumps(_spec(old)))
     for spec in (ns, os_):
-        spec.setdefault("resources", {}).setdefault("requests", {}).pop("storage", None)
+        # null decodes as the zero value upstream: an absent resources/requests map
+        if not isinstance(spec.get("resources"), dict):
+            spec["resources"] = {}
+        if not isinstance(spec["resources"].get("requests"), dict):
+            spec["resources"]["requests"] = {}
+        spec["resources"]["requests"].pop("storage", None)
         spec.pop("volumeAttributesClassName", None)
     if not _s(os_.get("volumeName")):
         os_["volumeName"] = ns.get("volumeName")

@@ -48,9 +48,13 @@ def _ceil_nano(value: Fraction) -> Fraction:
     return Fraction(math.ceil(value * 10**9), 10**9)
 
 
-def parse(value: str | int | float) -> Fraction:
-    """The exact value of a quantity; ``ValueError`` with upstream's message if malformed."""
-    if isinstance(value, bool):
+def parse(value: str | int | float | None) -> Fraction:
+    """The exact value of a quantity; ``ValueError`` with upstream's message if malformed.
+
+    JSON ``null`` is the zero quantity, as ``Quantity.UnmarshalJSON`` decodes it."""
+    if value is None:
+        return Fraction(0)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(FORMAT_ERROR)
     if isinstance(value, int | float):
         return _ceil_nano(Fraction(value))
@@ -65,8 +69,10 @@ def is_valid(value: object) -> bool:
     return True
 
 
-def canonical(value: str | int | float) -> str:
+def canonical(value: str | int | float | None) -> str:
     """``Quantity.String()`` of a quantity given on the wire."""
+    if value is None:
+        return "0"
     if isinstance(value, int | float) and not isinstance(value, bool):
         amount, fmt = _ceil_nano(Fraction(value)), "DecimalSI"
     else:

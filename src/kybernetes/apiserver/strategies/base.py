@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kybernetes.api.errors import Cause
+from kybernetes.api.protobuf import zero_field
 from kybernetes.api.registry import ResourceInfo
 
 if TYPE_CHECKING:
@@ -60,12 +61,13 @@ class Strategy:
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         """Clear what a client may not set on create (status of types with a status subresource).
 
-        A built-in's status is a (non-pointer) struct upstream, so it is stored and served as ``{}``; a
-        custom resource's is dropped, as the CR strategy deletes it."""
+        A built-in's status is a (non-pointer) struct upstream, so it is stored and served at its Go zero
+        value (``{}`` plus the fields without ``omitempty``); a custom resource's is dropped, as the CR
+        strategy deletes it."""
         if self.has_status_subresource:
             obj.pop("status", None)
             if not self.info.custom:
-                obj["status"] = {}
+                obj["status"] = zero_field(self.info.group_version, self.info.kind, "status") or {}
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """A write to the main resource keeps the stored status."""
