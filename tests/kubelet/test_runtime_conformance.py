@@ -40,6 +40,7 @@ from kybernetes.kubelet.runtime import (
     NotFoundError,
     Resources,
     Runtime,
+    RuntimeError_,
     SandboxConfig,
 )
 from kybernetes.kubelet.runtimes.cgroups import CgroupV1
@@ -539,3 +540,106 @@ async def test_port_forward_reaches_a_server_in_the_pod(h: Harness) -> None:
     finally:
         await h.cleanup(sid)
         shutil.rmtree(www, ignore_errors=True)
+
+
+class ScriptedIO:
+    """A ``StreamIO``: stdin chunks handed out one by one (then EOF), collected output, one resize."""
+
+    def __init__(self, stdin: Sequence[bytes] = (), size: tuple[int, int] | None = None) -> None:
+        self.stdin = list(stdin)
+        self.size = size
+        self.out = bytearray()
+        self.err = bytearray()
+
+    async def read_stdin(self) -> bytes | None:
+        await asyncio.sleep(0.05)
+        return self.stdin.pop(0) if self.stdin else None
+
+    async def write_stdout(self, data: bytes) -> None:
+        self.out += data
+
+    async def write_stderr(self, data: bytes) -> None:
+        self.err += data
+
+    async def resize_events(self) -> AsyncIterator[tuple[int, int]]:
+        if self.size is not None:
+            yield self.size
+        await asyncio.Event().wait()
+
+
+async def test_streamed_exec_with_stdin_and_a_terminal(h: Harness) -> None:
+    sid, sandbox = await h.sandbox()
+    try:
+        cid = await h.run(sid, sandbox, "sleeper", ["sleep", "3600"])
+        io = ScriptedIO([b"line one\n", b"line two\n"])
+        async with asyncio.timeout(20):
+            code = await h.runtime.exec(cid, ["sh", "-c", "cat; echo done >&2; exit 4"], io, tty=False)
+        assert (code, bytes(io.out), bytes(io.err)) == (4, b"line one\nline two\n", b"done\n")
+        io = ScriptedIO(size=(100, 40))
+        async with asyncio.timeout(20):
+            code = await h.runtime.exec(
+                cid, ["sh", "-c", "sleep 0.5; stty size; test -t 1 && echo tty"], io, tty=True
+            )
+        out = bytes(io.out).replace(b"\r\n", b"\n")
+        assert code == 0 and b"40 100\n" in out and b"tty\n" in out, out
+    finally:
+        await h.cleanup(sid)
+
+
+async def test_attach_to_a_stdin_once_container(h: Harness) -> None:
+    sid, sandbox = await h.sandbox()
+    try:
+        script = "while read line; do echo got $line; done; echo bye"
+        cid = await h.run(sid, sandbox, "reader", ["sh", "-c", script], stdin=True, stdin_once=True)
+        io = ScriptedIO([b"a\n", b"b\n"])
+        async with asyncio.timeout(20):
+            await h.runtime.attach(cid, io, tty=False)  # returns once the container is done
+        status = await h.wait_exited(cid)
+        assert b"got a\ngot b\n" in bytes(io.out) and status.exit_code == 0
+        assert await log_records(status.log_path) == [
+            ("stdout", b"got a"),
+            ("stdout", b"got b"),
+            ("stdout", b"bye"),
+        ]
+    finally:
+        await h.cleanup(sid)
+
+
+async def test_stats_of_a_running_container(h: Harness) -> None:
+    sid, sandbox = await h.sandbox()
+    try:
+        cid = await h.run(
+            sid,
+            sandbox,
+            "busy",
+            ["sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 3600"],
+        )
+        deadline = time.monotonic() + 20
+        stats = await h.runtime.container_stats(cid)
+        while stats.cpu_usage_core_nanoseconds < 10_000_000 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            stats = await h.runtime.container_stats(cid)
+        assert stats.id == cid and stats.memory_working_set_bytes > 0 and stats.timestamp > 0
+        assert stats.cpu_usage_core_nanoseconds >= 10_000_000, stats
+    finally:
+        await h.cleanup(sid)
+
+
+async def test_errors(h: Harness) -> None:
+    with pytest.raises(NotFoundError):
+        await h.runtime.container_status("0" * 64)
+    with pytest.raises(NotFoundError):
+        await h.runtime.sandbox_status("0" * 64)
+    sid, sandbox = await h.sandbox()
+    try:
+        # a command that does not exist: the start fails, the container is exited with StartError
+        with pytest.raises(RuntimeError_) as failed:
+            await h.run(sid, sandbox, "nocmd", ["/no/such/binary"])
+        assert failed.value.reason == "StartError"
+        nocmd = [c for c in await h.runtime.list_containers(sid) if c.name == "nocmd"]
+        assert [(c.state, c.reason) for c in nocmd] == [("exited", "StartError")]
+        await h.runtime.stop_sandbox(sid)
+        with pytest.raises(RuntimeError_):
+            await h.run(sid, sandbox, "late", ["true"])  # no new containers in a stopped sandbox
+    finally:
+        await h.cleanup(sid)
