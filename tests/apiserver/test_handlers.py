@@ -289,3 +289,68 @@ async def test_status_subresource_routes_to_the_status_write(api: TestClient) ->
     assert resp.status == 200 and body["status"]["replicas"] == 1 and body["spec"]["replicas"] == 1
     resp = await api.get(f"{path}/web/status")
     assert (await resp.json())["status"]["replicas"] == 1
+
+
+async def test_watch_with_a_label_selector_follows_objects_in_and_out_of_it(api: TestClient) -> None:
+    _, start = await post(api, CMS, cm("other"))
+    rv = start["metadata"]["resourceVersion"]
+    watching = asyncio.ensure_future(_watch_frames(api, CMS, 3, resourceVersion=rv, labelSelector="team=x"))
+    await asyncio.sleep(0.2)
+    merge = {"Content-Type": "application/merge-patch+json"}
+    await post(api, CMS, cm("a"))  # not selected: no event
+    await api.patch(f"{CMS}/a", data=b'{"metadata":{"labels":{"team":"x"}}}', headers=merge)  # enters
+    await api.patch(f"{CMS}/a", data=b'{"data":{"k":"v"}}', headers=merge)  # changes inside
+    await api.patch(f"{CMS}/a", data=b'{"metadata":{"labels":{"team":"y"}}}', headers=merge)  # leaves
+    frames = await watching
+    assert [(f["type"], f["object"]["metadata"]["name"]) for f in frames] == [
+        ("ADDED", "a"),
+        ("MODIFIED", "a"),
+        ("DELETED", "a"),
+    ]
+    assert frames[2]["object"]["metadata"]["labels"] == {"team": "y"}  # the object as it left
+
+
+async def test_watch_bookmarks_and_initial_events_end(api: TestClient) -> None:
+    api.app_ctx.watch_bookmark_interval = 0.2  # type: ignore[attr-defined]
+    await post(api, CMS, cm("a"))
+    frames = await _watch_frames(
+        api,
+        CMS,
+        3,
+        sendInitialEvents="true",
+        resourceVersionMatch="NotOlderThan",
+        resourceVersion="",
+        allowWatchBookmarks="true",
+    )
+    assert [f["type"] for f in frames] == ["ADDED", "BOOKMARK", "BOOKMARK"]
+    end = frames[1]["object"]
+    assert (end["kind"], end["apiVersion"]) == ("ConfigMap", "v1")
+    assert end["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(end["metadata"]["resourceVersion"]) >= int(frames[0]["object"]["metadata"]["resourceVersion"])
+    assert "annotations" not in frames[2]["object"]["metadata"]  # a periodic bookmark
+    # sendInitialEvents needs resourceVersionMatch=NotOlderThan
+    resp = await api.get(CMS, params={"watch": "1", "sendInitialEvents": "true"})
+    body = await resp.json()
+    assert resp.status == 422 and body["details"]["causes"][0]["field"] == "resourceVersionMatch"
+
+
+async def test_legacy_watch_path_watches_one_object(api: TestClient) -> None:
+    await post(api, CMS, cm("a"))
+    await post(api, CMS, cm("b"))
+    frames = await _watch_frames(api, "/api/v1/watch/namespaces/default/configmaps/b", 1)
+    assert [(f["type"], f["object"]["metadata"]["name"]) for f in frames] == [("ADDED", "b")]
+    resp = await api.post("/api/v1/watch/namespaces/default/configmaps", data=b"{}", headers=JSON)
+    assert resp.status == 405
+
+
+async def test_delete_left_in_place_answers_the_object_and_202_only_for_orphan_false(api: TestClient) -> None:
+    for name in ("a", "b"):
+        body = cm(name)
+        body["metadata"]["finalizers"] = ["example.com/hold"]
+        await post(api, CMS, body)
+    resp = await api.delete(f"{CMS}/a")
+    obj = await resp.json()
+    assert resp.status == 200 and obj["kind"] == "ConfigMap" and obj["metadata"]["deletionTimestamp"]
+    options = orjson.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "orphanDependents": False})
+    resp = await api.delete(f"{CMS}/b", data=options, headers=JSON)
+    assert resp.status == 202 and (await resp.json())["metadata"]["finalizers"] == ["example.com/hold"]
