@@ -417,3 +417,42 @@ async def test_watch_from_a_compacted_revision_is_gone(ctx: ApiContext, cms: Res
         await _collect(cms.watch(None, int(first["metadata"]["resourceVersion"]) - 1), 1)
     assert (gone.value.code, gone.value.reason) == (410, "Expired")
     assert not isinstance(gone.value, CompactedError)
+
+
+async def test_a_view_in_another_version_shares_keys_and_converts(ctx: ApiContext) -> None:
+    v2 = ctx.store_for("autoscaling", "v2", "horizontalpodautoscalers")
+    v1 = ctx.store_for("autoscaling", "v1", "horizontalpodautoscalers")
+    assert (
+        v1.key("default", "h")
+        == v2.key("default", "h")
+        == "/registry/autoscaling/horizontalpodautoscalers/default/h"
+    )
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "default"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1,
+            "maxReplicas": 4,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
+            ],
+        },
+    }
+    start = await ctx.store.current_revision()
+    await v2.create(hpa)
+    seen = await v1.get("default", "h")
+    assert seen["apiVersion"] == "autoscaling/v1"
+    assert (seen["spec"]["maxReplicas"], seen["spec"]["targetCPUUtilizationPercentage"]) == (4, 70)
+    assert "metrics" not in seen["spec"]
+    # stored once, in the storage version
+    kv = await ctx.store.get("/registry/autoscaling/horizontalpodautoscalers/default/h")
+    assert kv is not None and orjson.loads(kv.value)["apiVersion"] == "autoscaling/v2"
+    # and streamed converted to each watcher's version
+    events = await _collect(v1.watch(None, start), 1)
+    assert events[0].obj["apiVersion"] == "autoscaling/v1"
+    assert events[0].obj["spec"]["targetCPUUtilizationPercentage"] == 70
