@@ -354,3 +354,37 @@ async def test_delete_left_in_place_answers_the_object_and_202_only_for_orphan_f
     options = orjson.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "orphanDependents": False})
     resp = await api.delete(f"{CMS}/b", data=options, headers=JSON)
     assert resp.status == 202 and (await resp.json())["metadata"]["finalizers"] == ["example.com/hold"]
+
+
+async def test_tables_use_each_kinds_columns(api: TestClient) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    await post(api, "/api/v1/namespaces/default/pods", pod)
+    resp = await api.get("/api/v1/namespaces/default/pods", headers={"Accept": TABLE})
+    table = await resp.json()
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
+        "IP",
+        "Node",
+        "Nominated Node",
+        "Readiness Gates",
+    ]
+    cells = table["rows"][0]["cells"]
+    assert cells[:4] == ["p", "0/1", "Pending", "0"] and cells[5:] == ["<none>", "<none>", "<none>", "<none>"]
+    svc = {"metadata": {"name": "s"}, "spec": {"clusterIP": "10.96.0.77", "ports": [{"port": 80}]}}
+    await post(api, "/api/v1/namespaces/default/services", svc)
+    resp = await api.get("/api/v1/namespaces/default/services/s", headers={"Accept": TABLE})
+    table = await resp.json()
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name",
+        "Type",
+        "Cluster-IP",
+        "External-IP",
+        "Port(s)",
+        "Age",
+        "Selector",
+    ]
+    assert table["rows"][0]["cells"][:5] == ["s", "ClusterIP", "10.96.0.77", "<none>", "80/TCP"]
