@@ -138,7 +138,9 @@ def bad_request(message: str) -> StatusError:
 
 
 def method_not_allowed(message: str) -> StatusError:
-    return StatusError(405, "MethodNotAllowed", message)
+    # upstream's 405s come from NewGenericServerResponse / NewMethodNotSupported, which always set
+    # Details: an empty one still prints as ``"details":{}``
+    return StatusError(405, "MethodNotAllowed", message, empty_details=True)
 
 
 def not_acceptable(message: str) -> StatusError:

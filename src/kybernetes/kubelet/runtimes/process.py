@@ -319,8 +319,21 @@ def _open_fifo(path: str) -> tuple[int, int]:
 
 def _which(command: str, path: str) -> str | None:
     if "/" in command:
+        # an absolute path that is no executable fails the start, as runc's exec does (a relative one
+        # depends on the working directory, which the monitor enters)
+        if os.path.isabs(command) and not (os.path.isfile(command) and os.access(command, os.X_OK)):
+            return None
         return command
     return shutil.which(command, path=path)
+
+
+def _not_found_message(command: str) -> str:
+    """Why ``_which`` found no ``command``, in runc's words."""
+    if not os.path.isabs(command):
+        return f'exec: "{command}": executable file not found in $PATH'
+    if os.path.exists(command):
+        return f'exec: "{command}": permission denied'
+    return f'exec: "{command}": stat {command}: no such file or directory'
 
 
 class ProcessRuntime:
@@ -605,7 +618,7 @@ class ProcessRuntime:
             config = container.config
             argv = list(config.command) + list(config.args) if config.command else list(config.args)
             if not container.config.mounts and _which(argv[0], container.env.get("PATH", "")) is None:
-                message = f'exec: "{argv[0]}": executable file not found in $PATH'
+                message = _not_found_message(argv[0])
                 await self._fail_start(container, message)
                 raise StartContainerError(message)
             try:
