@@ -4,6 +4,6 @@
 heartbeats their Leases and moves their pods through phases as data (``Stage``).
 """
 
-from kybernetes.kubelet.simulated import DEFAULT_STAGES, SimulatedNodes, Stage
+from kybernetes.kubelet.simulated import DEFAULT_STAGES, SimulatedNodes, Stage, load_simulated_stages
 
-__all__ = ["DEFAULT_STAGES", "SimulatedNodes", "Stage"]
+__all__ = ["DEFAULT_STAGES", "SimulatedNodes", "Stage", "load_simulated_stages"]

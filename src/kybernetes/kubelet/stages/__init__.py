@@ -282,7 +282,7 @@ def _from(value: Any, source: str, where: str) -> Callable[[Any], list[Any]]:
     m = _mapping(value, source, where, {"expressionFrom"})
     expr = m.get("expressionFrom")
     if not isinstance(expr, str) or not expr:
-        raise _fail(source, f"{where}.expressionFrom", "required (a path such as .metadata.annotations[\"k\"])")
+        raise _fail(source, f"{where}.expressionFrom", 'required (a path such as .metadata.annotations["k"])')
     try:
         return compile_path(expr)
     except TemplateError as exc:
@@ -292,7 +292,10 @@ def _from(value: Any, source: str, where: str) -> Callable[[Any], list[Any]]:
 def _selector(value: Any, source: str) -> Matcher:
     sel = _mapping(value, source, "spec.selector", {"matchLabels", "matchAnnotations", "matchExpressions"})
     reqs: list[Matcher] = []
-    for field_name, prefix in (("matchLabels", ".metadata.labels"), ("matchAnnotations", ".metadata.annotations")):
+    for field_name, prefix in (
+        ("matchLabels", ".metadata.labels"),
+        ("matchAnnotations", ".metadata.annotations"),
+    ):
         pairs = _mapping(sel.get(field_name), source, f"spec.selector.{field_name}")
         for k, v in pairs.items():
             if not isinstance(v, str):
@@ -346,10 +349,14 @@ def _stage(doc: Any, source: str, known: set[str]) -> Stage:
     if "durationMilliseconds" in delay_spec:
         delay = _millis(delay_spec["durationMilliseconds"], source, "spec.delay.durationMilliseconds")
     if "jitterDurationMilliseconds" in delay_spec:
-        upper = _millis(delay_spec["jitterDurationMilliseconds"], source, "spec.delay.jitterDurationMilliseconds")
+        upper = _millis(
+            delay_spec["jitterDurationMilliseconds"], source, "spec.delay.jitterDurationMilliseconds"
+        )
         jitter = max(0.0, upper - delay)
     delay_from = (
-        _from(delay_spec["durationFrom"], source, "spec.delay.durationFrom") if "durationFrom" in delay_spec else None
+        _from(delay_spec["durationFrom"], source, "spec.delay.durationFrom")
+        if "durationFrom" in delay_spec
+        else None
     )
     jitter_from = (
         _from(delay_spec["jitterDurationFrom"], source, "spec.delay.jitterDurationFrom")

@@ -161,7 +161,7 @@ def compile_path(text: str) -> Callable[[Any], list[Any]]:
             continue
         if not part.startswith("."):
             raise TemplateError(f"bad path {text!r}: {part!r} is neither a path (.a.b) nor select(...)")
-        head, segs = _segments(part)
+        _, segs = _segments(part)
         stages.append(lambda values, segs=segs: _walk(values, segs))
 
     def run(obj: Any) -> list[Any]:
@@ -320,7 +320,9 @@ def compile_template(node: Any, known: set[str] | None = None, where: str = "") 
     try:
         return _compile(node, known or set(), where)
     except TemplateError as exc:
-        raise TemplateError(f"{where}: {exc}" if where and not str(exc).startswith(where) else str(exc)) from None
+        raise TemplateError(
+            f"{where}: {exc}" if where and not str(exc).startswith(where) else str(exc)
+        ) from None
 
 
 def _compile(node: Any, known: set[str], where: str) -> Callable[[Context], Any]:
