@@ -424,7 +424,11 @@ class SimulatedNodes:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{md.get('name')}.", "namespace": md.get("namespace") or "default"},
+            # named as the kubelet names its events (<object>.<hex time>); a generateName may not end in "."
+            "metadata": {
+                "name": f"{md.get('name')}.{time.time_ns():x}",
+                "namespace": md.get("namespace") or "default",
+            },
             "involvedObject": {
                 k: v
                 for k, v in {
@@ -447,7 +451,7 @@ class SimulatedNodes:
         try:
             await self.api.events.create(body, namespace=body["metadata"]["namespace"])
         except StatusError as exc:
-            log.debug("event %s for %s not recorded: %s", event.get("reason"), md.get("name"), exc)
+            log.warning("event %s for %s not recorded: %s", event.get("reason"), md.get("name"), exc)
 
     # --- running --------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
