@@ -325,7 +325,7 @@ def test_load_stages_from_files_and_directories(tmp_path: Path) -> None:
         load_stages(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(StageError, match="no \\*.yaml stage files"):
+    with pytest.raises(StageError, match=r"no \*\.yaml stage files"):
         load_stages(empty)
     with pytest.raises(StageError, match="unknown stage profile"):
         default_stages("cronjob")

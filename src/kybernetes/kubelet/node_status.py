@@ -173,6 +173,7 @@ class NodeStatusManager:
         self.annotations = dict(annotations or {})
         self.info: dict[str, Any] = dict(machine or {})
         self.allocatable: dict[str, str] = {}
+        self._allocatable_key: tuple[Any, ...] | None = None
         self.uid = ""
         self._pressure: dict[str, bool] = {k: False for k in PRESSURE}
         self._overrides: dict[str, tuple[str, str, str]] = {}  # type -> (status, reason, message)
@@ -226,7 +227,16 @@ class NodeStatusManager:
             {"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in conds.items()
         ]
         capacity = {**self.info["capacity"], "pods": str(self.options.max_pods)}
-        self.allocatable = _subtract(capacity, self.options.system_reserved, self.options.kube_reserved)
+        # allocatable only changes with capacity or the reservations: parse quantities once, not every
+        # update (a simulated-node process recomputes thousands of statuses per round)
+        key = (
+            tuple(capacity.items()),
+            tuple(self.options.system_reserved.items()),
+            tuple(self.options.kube_reserved.items()),
+        )
+        if key != self._allocatable_key:
+            self._allocatable_key = key
+            self.allocatable = _subtract(capacity, self.options.system_reserved, self.options.kube_reserved)
         hostname = self.options.hostname or self.node_name
         return {
             "capacity": capacity,
