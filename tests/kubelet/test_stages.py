@@ -264,6 +264,8 @@ BAD: list[tuple[str, str]] = [
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", "expected kind Stage"),
     (_stage_yaml(name=""), "metadata.name: required"),
     (_stage_yaml(extra={"bogus": 1}), "spec: unknown field(s) bogus"),
+    # kwok's immediateNextStage is not implemented: refused rather than silently ignored
+    (_stage_yaml(extra={"immediateNextStage": True}), "spec: unknown field(s) immediateNextStage"),
     (_stage_yaml(kind=""), "spec.resourceRef.kind: required"),
     (_stage_yaml().replace("selector: {}\n", ""), "spec.selector: required"),
     (

@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclasses_replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,15 @@ from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.node_status import NodeStatusManager
 from kybernetes.kubelet.options import KubeletOptions
 from kybernetes.kubelet.runtime import RuntimeStatus
-from kybernetes.kubelet.stages import Outcome, Stage, default_stages, load_stages, parse_duration, pick_stage
+from kybernetes.kubelet.stages import (
+    Outcome,
+    Stage,
+    default_stages,
+    load_stages,
+    parse_duration,
+    pick_stage,
+    rfc3339,
+)
 
 __all__ = [
     "ANNOTATION_DURATION",
@@ -364,7 +371,7 @@ class SimulatedNodes:
         return {
             "podIP": lambda: info.pod_ip(object_key(obj)),
             "nodeIP": lambda: info.internal_ip,
-            "nodeConditions": lambda: manager.conditions_for(obj, _rfc3339(self._clock())),
+            "nodeConditions": lambda: manager.conditions_for(obj, rfc3339(self._clock())),
         }
 
     async def _process(self, item: Item) -> None:
@@ -420,7 +427,7 @@ class SimulatedNodes:
 
     async def _event(self, obj: Obj, event: Obj, info: NodeInfo) -> None:
         md = obj.get("metadata") or {}
-        now = _rfc3339(self._clock())
+        now = rfc3339(self._clock())
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -487,7 +494,3 @@ class SimulatedNodes:
                     await task
             if self._own_informers:
                 await self.informers.stop()
-
-
-def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -44,7 +44,6 @@ from typing import Any
 import yaml
 
 from kybernetes.kubelet.stages.template import (
-    BUILTINS,
     Context,
     TemplateError,
     compile_path,
@@ -61,6 +60,7 @@ __all__ = [
     "parse_duration",
     "parse_stages",
     "pick_stage",
+    "rfc3339",
 ]
 
 Obj = dict[str, Any]
@@ -105,6 +105,7 @@ def _seconds_from(value: Any, now: float) -> float | None:
 
 
 def rfc3339(ts: float) -> str:
+    """Epoch seconds -> RFC 3339 (seconds precision, UTC), as the kubelet writes pod times."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -251,7 +252,7 @@ def pick_stage(stages: Sequence[Stage], obj: Any, rng: random.Random) -> Stage |
 
 
 # --- loading ----------------------------------------------------------------------------------------------
-_SPEC_FIELDS = {"resourceRef", "selector", "weight", "delay", "next", "immediateNextStage"}
+_SPEC_FIELDS = {"resourceRef", "selector", "weight", "delay", "next"}  # not kwok's immediateNextStage
 _NEXT_FIELDS = {"statusTemplate", "finalizers", "event", "delete"}
 _DELAY_FIELDS = {"durationMilliseconds", "jitterDurationMilliseconds", "durationFrom", "jitterDurationFrom"}
 
@@ -477,7 +478,3 @@ def default_stages(profile: str, known: Iterable[str] = ()) -> list[Stage]:
         raise StageError(f"unknown stage profile {profile!r} (known: {', '.join(PROFILES)})")
     text = resources.files(__name__).joinpath(f"{profile}.yaml").read_text()
     return parse_stages(text, f"{profile}.yaml", known)
-
-
-# the built-in template functions are part of this module's contract too
-TEMPLATE_BUILTINS = tuple(sorted(BUILTINS))
