@@ -41,6 +41,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes/agent"), type=os.path.expanduser)
     add_agent_options(p)
     p.add_argument("--simulate", type=int, default=0, help="register N simulated nodes (kwok-style)")
+    p.add_argument(
+        "--stages",
+        default=None,
+        help="simulated nodes: a Stage file or a directory of them (default: the shipped pod and node profiles)",
+    )
     p.add_argument("--log-level", default="INFO")
     images = sub.add_parser("images", help="manage images of the embedded containerd")
     images_sub = images.add_subparsers(dest="images_command", required=True)
@@ -126,11 +131,16 @@ async def start_agent(
     simulate = int(getattr(args, "simulate", 0) or 0)
     runtime_kind = choose_runtime(args.runtime)
     if simulate or runtime_kind == "simulated":
-        from kybernetes.kubelet import SimulatedNodes
+        from kybernetes.kubelet import SimulatedNodes, load_simulated_stages
 
         count = max(simulate, 1)
         names = [node_name] if count == 1 else [f"{node_name}-{i}" for i in range(count)]
-        nodes = SimulatedNodes(api, names)
+        stages_path = getattr(args, "stages", None)
+        try:
+            stages = await asyncio.to_thread(load_simulated_stages, stages_path) if stages_path else None
+        except ValueError as exc:  # StageError: a malformed stage file, named with its field
+            raise SystemExit(f"kyb agent: --stages: {exc}") from None
+        nodes = SimulatedNodes(api, names, stages=stages)
         handle.tasks.append(asyncio.create_task(nodes.run(handle.stop), name="simulated-nodes"))
         log.info("simulating %d node(s)", count)
         return handle

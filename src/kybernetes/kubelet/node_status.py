@@ -10,7 +10,14 @@ upstream's reasons); re-registration of an existing Node patches its labels and 
 Lease ``kube-node-lease/<node>`` every ``heartbeat_interval`` and recomputes the status every
 ``node_status_update_frequency``, PATCHing ``nodes/status`` when it changed or when
 ``node_status_report_frequency`` passed since the last report (condition heartbeat times move only then).
-Conditions other than Ready come from ``set_pressure`` (the eviction manager).
+Conditions other than Ready come from ``set_pressure`` (the eviction manager); ``set_condition`` pins
+any condition (a simulated node reporting a problem).
+
+The same class registers the simulated nodes of ``kubelet/simulated.py`` (many per process, one shared
+client): they pass the machine facts (``machine``: capacity, nodeInfo fields) instead of probing the
+host, a runtime whose ``status()`` is constant, and drive ``renew_lease`` / ``update_once`` from their own
+batched loops instead of ``lease_loop`` / ``status_loop``. ``conditions_for(node)`` gives the conditions
+this manager reports, stamped against an observed Node (for a simulated node's stage templates).
 """
 
 from __future__ import annotations
@@ -27,13 +34,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.api.quota import format_quantity
 from kybernetes.api.validation.quantity import parse as parse_quantity
 from kybernetes.client import ApiClient, StatusError
 from kybernetes.kubelet.options import KUBELET_VERSION, KubeletOptions
-from kybernetes.kubelet.runtime import Runtime
+from kybernetes.kubelet.runtime import RuntimeStatus
 
 __all__ = ["NodeStatusManager", "detect_node_ip", "machine_info"]
 
@@ -55,6 +62,12 @@ PRESSURE = {
         ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
     ),
 }
+
+
+class RuntimeStatusSource(Protocol):
+    """The part of ``Runtime`` the node status needs (a simulated node has no other)."""
+
+    async def status(self) -> RuntimeStatus: ...
 
 
 def _rfc3339(micro: bool = False) -> str:
@@ -139,23 +152,32 @@ class NodeStatusManager:
     def __init__(
         self,
         api: ApiClient,
-        runtime: Runtime,
+        runtime: RuntimeStatusSource,
         node_name: str,
         *,
-        root_dir: Path,
+        root_dir: Path | None = None,
         options: KubeletOptions,
         node_ip: str,
+        machine: Mapping[str, Any] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> None:
+        if root_dir is None and machine is None:
+            raise ValueError("NodeStatusManager needs root_dir (to read the machine) or machine facts")
         self.api = api
         self.runtime = runtime
         self.node_name = node_name
         self.root_dir = root_dir
         self.options = options
         self.node_ip = node_ip
-        self.info: dict[str, Any] = {}
+        self.machine = dict(machine) if machine is not None else None
+        self.annotations = dict(annotations or {})
+        self.info: dict[str, Any] = dict(machine or {})
         self.allocatable: dict[str, str] = {}
+        self._allocatable_key: tuple[Any, ...] | None = None
         self.uid = ""
         self._pressure: dict[str, bool] = {k: False for k in PRESSURE}
+        self._overrides: dict[str, tuple[str, str, str]] = {}  # type -> (status, reason, message)
+        self._desired: list[Obj] = []  # the conditions of the last compute_status
         self._conditions: dict[str, Obj] = {}
         self._posted: Obj | None = None
         self._last_report = 0.0
@@ -198,8 +220,23 @@ class NodeStatusManager:
         for ctype, ((r_ok, m_ok), (r_bad, m_bad)) in PRESSURE.items():
             bad = self._pressure.get(ctype, False)
             conds[ctype] = ("True", r_bad, m_bad) if bad else ("False", r_ok, m_ok)
+        for ctype, (status, reason, message) in self._overrides.items():
+            _, r0, m0 = conds.get(ctype, ("", "", ""))
+            conds[ctype] = (status, reason or r0, message or m0)
+        self._desired = [
+            {"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in conds.items()
+        ]
         capacity = {**self.info["capacity"], "pods": str(self.options.max_pods)}
-        self.allocatable = _subtract(capacity, self.options.system_reserved, self.options.kube_reserved)
+        # allocatable only changes with capacity or the reservations: parse quantities once, not every
+        # update (a simulated-node process recomputes thousands of statuses per round)
+        key = (
+            tuple(capacity.items()),
+            tuple(self.options.system_reserved.items()),
+            tuple(self.options.kube_reserved.items()),
+        )
+        if key != self._allocatable_key:
+            self._allocatable_key = key
+            self.allocatable = _subtract(capacity, self.options.system_reserved, self.options.kube_reserved)
         hostname = self.options.hostname or self.node_name
         return {
             "capacity": capacity,
@@ -211,20 +248,18 @@ class NodeStatusManager:
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.options.port}},
             "nodeInfo": {
                 "machineID": self.info.get("machineID", ""),
-                "systemUUID": self.info.get("machineID", ""),
+                "systemUUID": self.info.get("systemUUID", self.info.get("machineID", "")),
                 "bootID": self.info.get("bootID", ""),
                 "kernelVersion": self.info.get("kernelVersion", ""),
                 "osImage": self.info.get("osImage", ""),
                 "containerRuntimeVersion": runtime_version
                 or (self._posted or {}).get("nodeInfo", {}).get("containerRuntimeVersion", ""),
-                "kubeletVersion": KUBELET_VERSION,
+                "kubeletVersion": self.info.get("kubeletVersion", KUBELET_VERSION),
                 "kubeProxyVersion": "",
                 "operatingSystem": self.info.get("operatingSystem", "linux"),
                 "architecture": self.info.get("architecture", "amd64"),
             },
-            "conditions": [
-                {"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in conds.items()
-            ],
+            "conditions": [dict(c) for c in self._desired],
         }
 
     def _stamp(self, status: Obj, now: str) -> Obj:
@@ -251,7 +286,11 @@ class NodeStatusManager:
 
     # --- registration ----------------------------------------------------------------------------------
     async def register(self) -> Obj:
-        self.info = await asyncio.to_thread(machine_info, self.root_dir)
+        if self.machine is not None:
+            self.info = dict(self.machine)
+        else:
+            assert self.root_dir is not None
+            self.info = await asyncio.to_thread(machine_info, self.root_dir)
         status = self._stamp(await self.compute_status(), _rfc3339())
         spec: Obj = {}
         if self.options.register_with_taints:
@@ -266,16 +305,30 @@ class NodeStatusManager:
             "spec": spec,
             "status": status,
         }
+        if self.annotations:
+            node["metadata"]["annotations"] = dict(self.annotations)
+        fresh = True
         try:
             created = await self.api.nodes.create(node)
         except StatusError as exc:
             if exc.code != 409:
                 raise
+            fresh = False
             await self.api.nodes.patch(self.node_name, {"metadata": {"labels": self.labels()}})
             created = await self.api.nodes.patch(self.node_name, {"status": status}, subresource="status")
         self.uid = str((created.get("metadata") or {}).get("uid") or "")
         self._posted = status
         self._last_report = time.monotonic()
+        if fresh:
+            # A new Node has no Lease yet (or a stale one of an earlier Node of that name): create first,
+            # which saves a PATCH -> 404 per node when thousands of simulated nodes register.
+            try:
+                await self.api.leases.create(self._lease())
+                self.lease_renewals += 1
+                return created
+            except StatusError as exc:
+                if exc.code != 409:
+                    raise
         await self.renew_lease()
         return created
 
@@ -285,6 +338,25 @@ class NodeStatusManager:
         if self._pressure.get(ctype) != value:
             self._pressure[ctype] = value
             self._wake.set()
+
+    async def set_condition(self, ctype: str, status: str, reason: str = "", message: str = "") -> None:
+        """Pin condition ``ctype`` (e.g. Ready False) and post it now, as a kubelet reporting a problem;
+        the pin holds for every later update."""
+        self._overrides[ctype] = (status, reason, message)
+        await self.update_once(force=True)
+
+    def conditions_for(self, observed: Obj | None, now: str | None = None) -> list[Obj]:
+        """The conditions this node reports, stamped ``now`` against ``observed`` (a Node as the API has
+        it): a condition whose status differs there transitions now."""
+        now = now or _rfc3339()
+        before = {c.get("type"): c for c in ((observed or {}).get("status") or {}).get("conditions") or []}
+        out = []
+        for cond in self._desired:
+            prev = before.get(cond["type"]) or {}
+            same = prev.get("status") == cond["status"] and prev.get("lastTransitionTime")
+            transition = prev["lastTransitionTime"] if same else now
+            out.append({**cond, "lastHeartbeatTime": now, "lastTransitionTime": transition})
+        return out
 
     async def update_once(self, *, force: bool = False) -> bool:
         """Recompute the status; PATCH when changed or due. True when a PATCH was sent."""

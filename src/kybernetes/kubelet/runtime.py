@@ -1,7 +1,8 @@
 """The container runtime interface the kubelet drives, shaped like CRI (sandbox, container, streams).
 
-Every runtime (``runtimes/process.py``, ``runtimes/containerd.py``, ``runtimes/simulated.py``)
-implements ``Runtime``. The kubelet never branches on the runtime's kind: what a runtime cannot do
+Every runtime (``runtimes/process.py``, ``runtimes/containerd.py``) implements ``Runtime``. Simulated
+nodes (``simulated.py``) run no runtime: their pods are moved by stage files (``stages/``).
+The kubelet never branches on the runtime's kind: what a runtime cannot do
 (e.g. network isolation in the process runtime) it documents and reports through ``RuntimeStatus``.
 
 Identifiers are opaque strings chosen by the runtime. Times are epoch seconds (float). A container's
@@ -121,7 +122,7 @@ class ContainerStats:
 
 @dataclass(frozen=True)
 class RuntimeStatus:
-    name: str  # "process", "containerd", "simulated"
+    name: str  # "process", "containerd"; "simulated" in the node status of simulated nodes
     version: str
     ready: bool = True
     network_ready: bool = True

@@ -1,34 +1,28 @@
-"""The ``simulated`` runtime, first form: a kwok-style agent for many fake nodes in one process.
+"""The simulated node agent: many kwok-style nodes in one process, their behaviour loaded as data.
 
-``SimulatedNodes`` registers Nodes (capacity, allocatable, addresses, nodeInfo, the standard labels and the
-Ready / MemoryPressure / DiskPressure / PIDPressure conditions), renews one Lease per node in
-``kube-node-lease`` every ``heartbeat`` seconds (in batches with bounded concurrency), and moves the pods
-bound to its nodes through their lifecycle with no processes at all.
+``SimulatedNodes`` runs N nodes. Each node is registered, reports its conditions (Ready / MemoryPressure /
+DiskPressure / PIDPressure) and renews its Lease in ``kube-node-lease`` with the real kubelet's code,
+``node_status.NodeStatusManager``, given the node's machine facts (capacity, nodeInfo) instead of the
+host's; this module only batches the managers' Lease renewals and status updates every ``heartbeat``
+seconds with bounded concurrency, so one process sustains thousands of nodes.
 
-Pod behaviour is data, as in kwok's Stages: a ``Stage`` is a selector over a pod's state (``matches``), a
-delay (fixed, with jitter, or read from an annotation) and a next state (``status``: a status patch
-built from the pod, or ``delete``). The engine picks the first stage that matches, waits its delay (the
-clock starts when the stage first matched; a pod that stops matching is dropped) and applies it. The
-default table, ``DEFAULT_STAGES``:
+What happens to the objects of a node (its pods, its Node) is data: stages (``kubelet/stages``, kwok's
+Stage shape) loaded from the shipped profiles (``stages/pod.yaml``, ``stages/node.yaml``: pods go
+Pending -> Running and Ready, exit on ``kybernetes.io/simulate-exit-code`` after
+``kybernetes.io/simulate-duration``, deletions complete; a node marked Unknown re-posts its conditions)
+or from files (``kyb agent --simulate N --stages DIR_OR_FILE``). The engine picks the stage that matches
+an object (by weight), waits its delay (the clock starts when the stage first matched; an object that
+stops matching is dropped) and applies its ``next``. Which API resource a stage kind means, and which node
+an object belongs to, is the one table ``RESOURCES``; template functions the agent adds are ``podIP``
+(stable, from the node's pod CIDR), ``nodeIP`` and ``nodeConditions``.
 
-- ``pod-ready``: bound, not deleting, phase Pending -> Running with running/ready containerStatuses,
-  completed initContainerStatuses, the PodScheduled/Initialized/ContainersReady/Ready conditions, a
-  ``podIP`` from the node's pod CIDR, ``hostIP`` and ``startTime``;
-- ``pod-complete``: Running with the annotation ``kybernetes.io/simulate-exit-code: "N"`` -> Succeeded
-  (N = 0) or Failed (N != 0) with terminated containers (reason Completed / Error, exitCode N), after
-  ``kybernetes.io/simulate-duration`` (seconds: ``"5"``, ``"1.5s"``, ``"500ms"``, ``"2m"``; default 0).
-  Restarts are not simulated: restartPolicy is ignored;
-- ``pod-delete``: ``metadata.deletionTimestamp`` set -> DELETE with ``gracePeriodSeconds=0`` (and a uid
-  precondition) after ``delete_delay`` seconds.
+A dead node is simulated with ``stop_heartbeats(name)``: its Lease is no longer renewed, its status no
+longer updated and its objects frozen (no stage runs), as if the machine vanished; ``resume_heartbeats``
+brings it back. ``set_condition`` pins a node condition as a real kubelet would report it.
 
-A dead node is simulated with ``stop_heartbeats(name)``: its Lease is no longer renewed, its status is
-no longer repaired and its pods are frozen (no stage runs), exactly as if the machine vanished;
-``resume_heartbeats(name)`` brings it back (it re-posts Ready=True). ``set_condition`` changes a node's
-condition as a real kubelet would (e.g. Ready=False, MemoryPressure=True).
-
-Everything goes through ``kybernetes.client`` over HTTP: one pod informer and one node informer for all
-simulated nodes (pods are filtered by node set), so one process handles thousands of nodes. The real
-kubelet and its CRI-shaped runtimes are separate modules of this package.
+Everything goes through ``kybernetes.client`` over HTTP: one informer per staged kind for all simulated
+nodes (objects are filtered by node), one work queue. Simulated nodes run no container runtime: the
+CRI-shaped runtimes (``runtimes/process.py``, ``runtimes/containerd.py``) belong to the real kubelet.
 """
 
 from __future__ import annotations
@@ -39,25 +33,40 @@ import hashlib
 import ipaddress
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import replace as dataclasses_replace
+from pathlib import Path
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, split_key
+from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, run_worker, split_key
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
+from kybernetes.kubelet.node_status import NodeStatusManager
+from kybernetes.kubelet.options import KubeletOptions
+from kybernetes.kubelet.runtime import RuntimeStatus
+from kybernetes.kubelet.stages import (
+    Outcome,
+    Stage,
+    default_stages,
+    load_stages,
+    parse_duration,
+    pick_stage,
+    rfc3339,
+)
 
 __all__ = [
     "ANNOTATION_DURATION",
     "ANNOTATION_EXIT_CODE",
     "ANNOTATION_SIMULATED",
     "DEFAULT_STAGES",
+    "RESOURCES",
+    "TEMPLATE_FUNCTIONS",
     "NodeInfo",
     "SimulatedNodes",
     "Stage",
+    "load_simulated_stages",
     "parse_duration",
 ]
 
@@ -67,48 +76,54 @@ Obj = dict[str, Any]
 ANNOTATION_EXIT_CODE = "kybernetes.io/simulate-exit-code"
 ANNOTATION_DURATION = "kybernetes.io/simulate-duration"
 ANNOTATION_SIMULATED = "kybernetes.io/simulated"
-LEASE_NAMESPACE = "kube-node-lease"
-NODE_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-)
+KUBELET_VERSION = "v1.31.0-kyb"  # what simulated nodes have always reported
+#: the functions this agent adds to stage templates
+TEMPLATE_FUNCTIONS = frozenset({"podIP", "nodeIP", "nodeConditions"})
 
 
-def rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _spec_node(obj: Obj) -> str:
+    return str((obj.get("spec") or {}).get("nodeName") or "")
 
 
-def rfc3339_micro(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _own_name(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
+@dataclass(frozen=True)
+class Resource:
+    """How the agent reaches objects of one staged kind: the ``ApiClient`` attribute, and the node an
+    object belongs to."""
+
+    client: str
+    node_of: Callable[[Obj], str]
 
 
-def parse_duration(text: str | None) -> float:
-    """Seconds of ``"5"``, ``"1.5s"``, ``"500ms"``, ``"2m"``, ``"1h"``; 0 for empty or malformed text."""
-    if not text:
-        return 0.0
-    m = _DURATION.match(str(text))
-    if not m:
-        return 0.0
-    value = float(m.group(1))
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
+#: (resourceRef.apiGroup, resourceRef.kind) -> resource; stages of other kinds are refused at start
+RESOURCES: dict[tuple[str, str], Resource] = {
+    ("v1", "Pod"): Resource("pods", _spec_node),
+    ("v1", "Node"): Resource("nodes", _own_name),
+}
 
 
-# --- the stage table ------------------------------------------------------------------------------------
+def load_simulated_stages(path: str | Path | None = None) -> tuple[Stage, ...]:
+    """The shipped pod and node profiles, or the stages of ``path`` (a file or a directory)."""
+    if path is None:
+        return tuple(default_stages("pod", TEMPLATE_FUNCTIONS) + default_stages("node", TEMPLATE_FUNCTIONS))
+    return tuple(load_stages(path, TEMPLATE_FUNCTIONS))
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = load_simulated_stages()
+
+
 @dataclass
 class NodeInfo:
-    """What the engine knows about one simulated node (handed to stage functions)."""
+    """What the agent knows about one simulated node."""
 
     name: str
     index: int
     internal_ip: str
     pod_cidr: ipaddress.IPv4Network
     alive: bool = True
-    uid: str = ""
     _next_ip: int = 2
     _ips: dict[str, str] = field(default_factory=dict)  # pod key -> ip
 
@@ -126,174 +141,24 @@ class NodeInfo:
         self._ips.pop(key, None)
 
 
-StatusFn = Callable[[Obj, NodeInfo, float], Obj]
+class _SimulatedRuntimeStatus:
+    """The runtime status a simulated node reports (it runs no containers)."""
 
+    STATUS = RuntimeStatus("simulated", "0.1.0")
 
-@dataclass(frozen=True)
-class Stage:
-    """One step of simulated behaviour: when ``matches(pod)``, after the delay, apply ``status`` (a
-    ``/status`` merge patch computed from the pod, its node and the time) or delete the pod."""
-
-    name: str
-    matches: Callable[[Obj], bool]
-    status: StatusFn | None = None
-    delete: bool = False
-    delay: float = 0.0
-    jitter: float = 0.0
-    delay_annotation: str | None = None  # a duration annotation on the pod overrides ``delay``
-
-    def delay_for(self, pod: Obj, rng: random.Random) -> float:
-        delay = self.delay
-        if self.delay_annotation:
-            ann = ((pod.get("metadata") or {}).get("annotations") or {}).get(self.delay_annotation)
-            if ann is not None:
-                delay = parse_duration(ann)
-        return delay + (rng.random() * self.jitter if self.jitter else 0.0)
-
-
-def _phase(pod: Obj) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending")
-
-
-def _deleting(pod: Obj) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def _annotation(pod: Obj, key: str) -> str | None:
-    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(key)
-    return None if value is None else str(value)
-
-
-def _container_id(pod: Obj, name: str) -> str:
-    uid = (pod.get("metadata") or {}).get("uid") or ""
-    return "simulated://" + hashlib.sha1(f"{uid}/{name}".encode()).hexdigest()[:32]
-
-
-def _condition(ctype: str, status: str, now: str, reason: str | None = None) -> Obj:
-    cond: Obj = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
-    if reason:
-        cond["reason"] = reason
-    return cond
-
-
-def running_status(pod: Obj, node: NodeInfo, now: float) -> Obj:
-    """Status of a pod whose containers all started and are ready."""
-    ts = rfc3339(now)
-    spec = pod.get("spec") or {}
-    ip = node.pod_ip(object_key(pod))
-    containers = [
-        {
-            "name": c.get("name"),
-            "image": c.get("image"),
-            "imageID": f"simulated://{c.get('image')}",
-            "containerID": _container_id(pod, str(c.get("name"))),
-            "ready": True,
-            "started": True,
-            "restartCount": 0,
-            "state": {"running": {"startedAt": ts}},
-        }
-        for c in spec.get("containers") or []
-    ]
-    inits = [
-        {
-            "name": c.get("name"),
-            "image": c.get("image"),
-            "imageID": f"simulated://{c.get('image')}",
-            "containerID": _container_id(pod, str(c.get("name"))),
-            "ready": True,
-            "restartCount": 0,
-            "state": {
-                "terminated": {"exitCode": 0, "reason": "Completed", "startedAt": ts, "finishedAt": ts}
-            },
-        }
-        for c in spec.get("initContainers") or []
-    ]
-    status: Obj = {
-        "phase": "Running",
-        "conditions": [
-            _condition("PodReadyToStartContainers", "True", ts),
-            _condition("Initialized", "True", ts),
-            _condition("Ready", "True", ts),
-            _condition("ContainersReady", "True", ts),
-            _condition("PodScheduled", "True", ts),
-        ],
-        "hostIP": node.internal_ip,
-        "hostIPs": [{"ip": node.internal_ip}],
-        "podIP": node.internal_ip if spec.get("hostNetwork") else ip,
-        "podIPs": [{"ip": node.internal_ip if spec.get("hostNetwork") else ip}],
-        "startTime": (pod.get("status") or {}).get("startTime") or ts,
-        "containerStatuses": containers,
-    }
-    if inits:
-        status["initContainerStatuses"] = inits
-    return status
-
-
-def completed_status(pod: Obj, node: NodeInfo, now: float) -> Obj:
-    """Status of a pod whose containers exited with the code of its exit-code annotation."""
-    ts = rfc3339(now)
-    try:
-        code = int(_annotation(pod, ANNOTATION_EXIT_CODE) or 0)
-    except ValueError:
-        code = 1
-    reason = "Completed" if code == 0 else "Error"
-    started = (pod.get("status") or {}).get("startTime") or ts
-    containers = [
-        {
-            "name": c.get("name"),
-            "image": c.get("image"),
-            "imageID": f"simulated://{c.get('image')}",
-            "containerID": _container_id(pod, str(c.get("name"))),
-            "ready": False,
-            "started": False,
-            "restartCount": 0,
-            "state": {
-                "terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ts}
-            },
-        }
-        for c in (pod.get("spec") or {}).get("containers") or []
-    ]
-    return {
-        "phase": "Succeeded" if code == 0 else "Failed",
-        "conditions": [
-            _condition("PodReadyToStartContainers", "False", ts),
-            _condition("Initialized", "True", ts),
-            _condition("Ready", "False", ts, "PodCompleted"),
-            _condition("ContainersReady", "False", ts, "PodCompleted"),
-            _condition("PodScheduled", "True", ts),
-        ],
-        "containerStatuses": containers,
-    }
-
-
-DEFAULT_STAGES: tuple[Stage, ...] = (
-    Stage("pod-delete", matches=_deleting, delete=True),
-    Stage(
-        "pod-ready",
-        matches=lambda p: not _deleting(p) and _phase(p) == "Pending",
-        status=running_status,
-    ),
-    Stage(
-        "pod-complete",
-        matches=lambda p: (
-            not _deleting(p) and _phase(p) == "Running" and _annotation(p, ANNOTATION_EXIT_CODE) is not None
-        ),
-        status=completed_status,
-        delay_annotation=ANNOTATION_DURATION,
-    ),
-)
+    async def status(self) -> RuntimeStatus:
+        return self.STATUS
 
 
 # --- the agent ------------------------------------------------------------------------------------------
-def _node_name_of(pod: Obj) -> str:
-    return str((pod.get("spec") or {}).get("nodeName") or "")
+Item = tuple[tuple[str, str], str]  # (resource of the stage kind, object key)
 
 
 class SimulatedNodes:
     """Many simulated nodes in one process (see the module docstring).
 
-    ``await run(stop)`` registers the nodes, then heartbeats and runs pod stages until ``stop`` is set
-    (or the task is cancelled). ``await register()`` alone only creates the Nodes and Leases.
+    ``await run(stop)`` registers the nodes, then heartbeats and runs stages until ``stop`` is set (or the
+    task is cancelled). ``await register()`` alone only creates the Nodes and Leases.
     """
 
     def __init__(
@@ -309,6 +174,7 @@ class SimulatedNodes:
         taints: list[Obj] | None = None,
         heartbeat: float = 10.0,
         lease_duration_seconds: int = 40,
+        node_status_update_frequency: float = 10.0,
         stages: Iterable[Stage] | None = None,
         delete_delay: float = 0.0,
         pod_cidr: str = "10.128.0.0/9",
@@ -317,365 +183,297 @@ class SimulatedNodes:
         concurrency: int = 64,
         informers: SharedInformerFactory | None = None,
         seed: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.api = api
         self.names = list(dict.fromkeys(names))
-        self.cpu, self.memory, self.pods, self.ephemeral_storage = cpu, memory, pods, ephemeral_storage
-        self.labels = dict(labels or {})
-        self.taints = [dict(t) for t in taints or []]
         self.heartbeat = heartbeat
-        self.lease_duration_seconds = lease_duration_seconds
+        self.node_status_update_frequency = node_status_update_frequency
         self.stages: tuple[Stage, ...] = tuple(DEFAULT_STAGES if stages is None else stages)
         if delete_delay:
             self.stages = tuple(
-                Stage(s.name, s.matches, s.status, s.delete, delete_delay, s.jitter, s.delay_annotation)
-                if s.delete
-                else s
-                for s in self.stages
+                dataclasses_replace(s, delay=delete_delay) if s.delete else s for s in self.stages
             )
+        unknown = sorted({s.resource for s in self.stages} - set(RESOURCES))
+        if unknown:
+            kinds = ", ".join(f"{g}/{k}" for g, k in unknown)
+            raise ValueError(f"simulated nodes cannot run stages of {kinds} (known: Pod, Node of v1)")
         self.concurrency = concurrency
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = random.Random(seed)
+        self._clock = clock
         subnets = ipaddress.ip_network(pod_cidr).subnets(new_prefix=node_cidr_prefix)
         ip_base = ipaddress.ip_network(node_ip_range)
         self.nodes: dict[str, NodeInfo] = {}
+        self.managers: dict[str, NodeStatusManager] = {}
+        runtime = _SimulatedRuntimeStatus()
         for i, (name, subnet) in enumerate(zip(self.names, subnets, strict=False)):
             assert isinstance(subnet, ipaddress.IPv4Network)
-            self.nodes[name] = NodeInfo(name, i, str(ip_base.network_address + i + 2), subnet)
+            info = NodeInfo(name, i, str(ip_base.network_address + i + 2), subnet)
+            self.nodes[name] = info
+            options = KubeletOptions(
+                node_labels={"type": "simulated", **(labels or {})},
+                register_with_taints=[dict(t) for t in taints or []],
+                node_ip=info.internal_ip,
+                pod_cidr=str(subnet),
+                max_pods=int(pods),
+                node_lease_duration_seconds=lease_duration_seconds,
+                heartbeat_interval=heartbeat,
+                node_status_update_frequency=node_status_update_frequency,
+            )
+            machine_id = hashlib.md5(name.encode()).hexdigest()
+            machine = {
+                "capacity": {"cpu": cpu, "memory": memory, "ephemeral-storage": ephemeral_storage},
+                "kernelVersion": "simulated",
+                "osImage": "kybernetes simulated node",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "machineID": machine_id,
+                "systemUUID": machine_id,
+                "bootID": "",
+                "kubeletVersion": KUBELET_VERSION,
+            }
+            self.managers[name] = NodeStatusManager(
+                api,
+                runtime,
+                name,
+                options=options,
+                node_ip=info.internal_ip,
+                machine=machine,
+                annotations={ANNOTATION_SIMULATED: "true"},
+            )
         if len(self.nodes) < len(self.names):
             raise ValueError(f"pod CIDR {pod_cidr} too small for {len(self.names)} nodes")
         self._own_informers = informers is None
         self.informers = informers or SharedInformerFactory(api)
-        self.pod_informer: Informer = self.informers.informer(api.pods)
-        self.node_informer: Informer = self.informers.informer(api.nodes)
-        self.pod_informer.add_event_handler(
-            self._on_pod, lambda old, new: self._on_pod(new), self._on_pod_gone
-        )
-        self.node_informer.add_event_handler(self._on_node, lambda old, new: self._on_node(new))
-        self.queue: WorkQueue[str] = WorkQueue(name="simulated-pods")
-        self.node_queue: WorkQueue[str] = WorkQueue(name="simulated-nodes")
-        self._matched: dict[str, tuple[str, float, float]] = {}  # pod key -> (stage, since, delay)
-        self._overrides: dict[str, dict[str, str]] = {}  # node -> condition type -> status set by a test
+        self._by_resource: dict[tuple[str, str], tuple[Stage, ...]] = {}
+        for stage in self.stages:
+            self._by_resource[stage.resource] = (*self._by_resource.get(stage.resource, ()), stage)
+        self.informers_by_resource: dict[tuple[str, str], Informer] = {}
+        for resource in self._by_resource:
+            informer = self.informers.informer(getattr(api, RESOURCES[resource].client))
+            informer.add_event_handler(
+                lambda obj, r=resource: self._on_object(r, obj),
+                lambda old, new, r=resource: self._on_object(r, new),
+                lambda obj, r=resource: self._on_gone(r, obj),
+            )
+            self.informers_by_resource[resource] = informer
+        self.queue: WorkQueue[Item] = WorkQueue(name="simulated-objects")
+        self._matched: dict[Item, tuple[str, float, float]] = {}  # item -> (stage, since, delay)
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.registered = asyncio.Event()
         self.stats: dict[str, int] = {"lease_renewals": 0, "lease_failures": 0, "stages_applied": 0}
 
-    # --- node objects -----------------------------------------------------------------------------------
-    def node_object(self, info: NodeInfo) -> Obj:
-        now = rfc3339()
-        resources = {
-            "cpu": self.cpu,
-            "memory": self.memory,
-            "pods": self.pods,
-            "ephemeral-storage": self.ephemeral_storage,
-        }
-        labels = {
-            "kubernetes.io/hostname": info.name,
-            "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            "beta.kubernetes.io/os": "linux",
-            "beta.kubernetes.io/arch": "amd64",
-            "type": "simulated",
-            **self.labels,
-        }
-        spec: Obj = {"podCIDR": str(info.pod_cidr), "podCIDRs": [str(info.pod_cidr)]}
-        if self.taints:
-            spec["taints"] = [dict(t) for t in self.taints]
-        return {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": info.name, "labels": labels, "annotations": {ANNOTATION_SIMULATED: "true"}},
-            "spec": spec,
-            "status": {
-                "capacity": dict(resources),
-                "allocatable": dict(resources),
-                "addresses": [
-                    {"type": "InternalIP", "address": info.internal_ip},
-                    {"type": "Hostname", "address": info.name},
-                ],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                "nodeInfo": {
-                    "machineID": hashlib.md5(info.name.encode()).hexdigest(),
-                    "systemUUID": hashlib.md5(info.name.encode()).hexdigest(),
-                    "bootID": "",
-                    "kernelVersion": "simulated",
-                    "osImage": "kybernetes simulated node",
-                    "containerRuntimeVersion": "simulated://0.1.0",
-                    "kubeletVersion": "v1.31.0-kyb",
-                    "kubeProxyVersion": "",
-                    "operatingSystem": "linux",
-                    "architecture": "amd64",
-                },
-                "conditions": self._conditions(now),
-            },
-        }
+    @property
+    def pod_informer(self) -> Informer | None:
+        return self.informers_by_resource.get(("v1", "Pod"))
 
-    @staticmethod
-    def _conditions(now: str) -> list[Obj]:
-        return [
-            {
-                "type": t,
-                "status": s,
-                "reason": r,
-                "message": m,
-                "lastHeartbeatTime": now,
-                "lastTransitionTime": now,
-            }
-            for t, s, r, m in NODE_CONDITIONS
-        ]
-
-    def _lease_object(self, info: NodeInfo) -> Obj:
-        md: Obj = {"name": info.name, "namespace": LEASE_NAMESPACE}
-        if info.uid:
-            md["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": info.name, "uid": info.uid}]
-        return {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": md,
-            "spec": {
-                "holderIdentity": info.name,
-                "leaseDurationSeconds": self.lease_duration_seconds,
-                "renewTime": rfc3339_micro(),
-            },
-        }
-
+    # --- nodes: the real kubelet's registration, status and Lease code, batched ------------------------
     async def _bounded(self, coro: Any) -> Any:
         async with self._sem:
             return await coro
 
-    async def _register_one(self, info: NodeInfo) -> None:
-        obj = self.node_object(info)
-        try:
-            created = await self.api.nodes.create(obj)
-        except StatusError as exc:
-            if exc.code != 409:
-                raise
-            current = await self.api.nodes.get(info.name)
-            current["status"] = obj["status"]
-            created = await self.api.nodes.update_status(current)
-        info.uid = str((created.get("metadata") or {}).get("uid") or "")
-        lease = self._lease_object(info)
-        try:
-            await self.api.leases.create(lease)
-        except StatusError as exc:
-            if exc.code != 409:
-                raise
-            await self._renew(info)
-
     async def register(self) -> None:
         """Create (or take over) every Node and its Lease, ``concurrency`` requests at a time."""
         results = await asyncio.gather(
-            *(self._bounded(self._register_one(info)) for info in self.nodes.values()),
-            return_exceptions=True,
+            *(self._bounded(m.register()) for m in self.managers.values()), return_exceptions=True
         )
-        failed = [(n, r) for n, r in zip(self.nodes, results, strict=True) if isinstance(r, BaseException)]
+        failed = [(n, r) for n, r in zip(self.managers, results, strict=True) if isinstance(r, BaseException)]
         if failed:
             name, err = failed[0]
             raise RuntimeError(f"{len(failed)} simulated nodes failed to register (first: {name}: {err})")
         self.registered.set()
 
-    # --- heartbeats -------------------------------------------------------------------------------------
-    async def _renew(self, info: NodeInfo) -> None:
-        patch = {"spec": {"renewTime": rfc3339_micro(), "holderIdentity": info.name}}
-        try:
-            await self.api.leases.patch(info.name, patch, namespace=LEASE_NAMESPACE)
-        except StatusError as exc:
-            if exc.code != 404:
-                raise
-            await self.api.leases.create(self._lease_object(info))
+    async def _renew(self, name: str) -> None:
+        await self.managers[name].renew_lease()
         self.stats["lease_renewals"] += 1
 
     async def renew_all(self) -> None:
         """One round of lease renewals for every live node, with bounded concurrency."""
-        alive = [info for info in self.nodes.values() if info.alive]
+        alive = [name for name, info in self.nodes.items() if info.alive]
         results = await asyncio.gather(
-            *(self._bounded(self._renew(info)) for info in alive), return_exceptions=True
+            *(self._bounded(self._renew(n)) for n in alive), return_exceptions=True
         )
-        for info, result in zip(alive, results, strict=True):
+        for name, result in zip(alive, results, strict=True):
             if isinstance(result, BaseException):
                 self.stats["lease_failures"] += 1
-                log.debug("lease renewal of %s failed: %s", info.name, result)
+                log.debug("lease renewal of %s failed: %s", name, result)
+
+    async def update_all(self) -> None:
+        """One round of node status updates for every live node (a PATCH only where the status changed
+        or ``node_status_report_frequency`` passed, as the kubelet's)."""
+        alive = [self.managers[name] for name, info in self.nodes.items() if info.alive]
+        results = await asyncio.gather(
+            *(self._bounded(m.update_once()) for m in alive), return_exceptions=True
+        )
+        for manager, result in zip(alive, results, strict=True):
+            if isinstance(result, BaseException):
+                log.debug("status update of %s failed: %s", manager.node_name, result)
 
     async def _heartbeat_loop(self) -> None:
+        last_status = time.monotonic()
         while True:
             started = time.monotonic()
             await self.renew_all()
+            if started - last_status >= self.node_status_update_frequency:
+                last_status = started
+                await self.update_all()
             await asyncio.sleep(max(0.0, self.heartbeat - (time.monotonic() - started)))
 
     def stop_heartbeats(self, name: str) -> None:
-        """Simulate a dead node: no lease renewals, no status repair, no pod stages for ``name``."""
+        """Simulate a dead node: no lease renewals, no status updates, no stages for ``name``."""
         self.nodes[name].alive = False
 
     def resume_heartbeats(self, name: str) -> None:
-        """Bring a node back: renew its lease now and re-post healthy conditions."""
+        """Bring a node back: renew its lease now and run the stages of its objects again."""
         info = self.nodes[name]
         info.alive = True
-        self.node_queue.add(name)
-        asyncio.get_running_loop().create_task(self._bounded(self._renew(info)))
-        for pod in self.pod_informer.indexer.list():
-            if _node_name_of(pod) == name:
-                self.queue.add(object_key(pod))
+        task = asyncio.get_running_loop().create_task(self._bounded(self._renew(name)))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        for resource, informer in self.informers_by_resource.items():
+            node_of = RESOURCES[resource].node_of
+            for obj in informer.indexer.list():
+                if node_of(obj) == name:
+                    self.queue.add((resource, object_key(obj)))
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed: %s", task.get_name(), task.exception())
 
     async def set_condition(
         self, name: str, ctype: str, status: str, reason: str = "", message: str = ""
     ) -> None:
-        """Post one node condition now (e.g. ``Ready`` ``False``), as a kubelet reporting a problem."""
-        node = await self.api.nodes.get(name)
-        now = rfc3339()
-        conditions = list((node.get("status") or {}).get("conditions") or [])
-        for i, cond in enumerate(conditions):
-            if cond.get("type") == ctype:
-                changed = cond.get("status") != status
-                conditions[i] = {
-                    **cond,
-                    "status": status,
-                    "reason": reason or cond.get("reason"),
-                    "message": message or cond.get("message"),
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": now if changed else cond.get("lastTransitionTime"),
-                }
-                break
-        else:
-            conditions.append(
-                {
-                    "type": ctype,
-                    "status": status,
-                    "reason": reason,
-                    "message": message,
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": now,
-                }
-            )
-        await self.api.nodes.patch(name, {"status": {"conditions": conditions}}, subresource="status")
-        self._overrides[name] = {**self._overrides.get(name, {}), ctype: status}
+        """Post one node condition now (e.g. ``Ready`` ``False``), as a kubelet reporting a problem; it
+        sticks (later updates and stages report it)."""
+        await self.managers[name].set_condition(ctype, status, reason, message)
 
-    def _on_node(self, node: Obj) -> None:
-        name = (node.get("metadata") or {}).get("name")
-        info = self.nodes.get(str(name))
-        if info is None or not info.alive:
-            return
-        wanted = {t: s for t, s, _, _ in NODE_CONDITIONS} | self._overrides.get(info.name, {})
-        current = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
-        if any(current.get(t) != s for t, s in wanted.items()):
-            self.node_queue.add(info.name)
+    # --- stages ---------------------------------------------------------------------------------------
+    def _on_object(self, resource: tuple[str, str], obj: Obj) -> None:
+        if RESOURCES[resource].node_of(obj) in self.nodes:
+            self.queue.add((resource, object_key(obj)))
 
-    async def _repair_node(self, name: str) -> None:
-        """Re-post the node's conditions (someone, e.g. the node lifecycle controller, changed them)."""
-        info = self.nodes.get(name)
-        if info is None or not info.alive:
-            return
-        node = self.node_informer.get(name)
-        if node is None:
-            return
-        now = rfc3339()
-        wanted = {t: s for t, s, _, _ in NODE_CONDITIONS} | self._overrides.get(name, {})
-        defaults = {t: (r, m) for t, _, r, m in NODE_CONDITIONS}
-        by_type = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
-        conditions = []
-        for ctype, status in wanted.items():
-            cur = by_type.pop(ctype, {})
-            reason, message = defaults.get(ctype, ("", ""))
-            if cur.get("status") == status and cur.get("reason") not in ("NodeStatusUnknown",):
-                reason, message = cur.get("reason") or reason, cur.get("message") or message
-            conditions.append(
-                {
-                    "type": ctype,
-                    "status": status,
-                    "reason": reason,
-                    "message": message,
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": cur.get("lastTransitionTime")
-                    if cur.get("status") == status
-                    else now,
-                }
-            )
-        conditions.extend(by_type.values())
-        await self.api.nodes.patch(name, {"status": {"conditions": conditions}}, subresource="status")
-
-    # --- pod stages -------------------------------------------------------------------------------------
-    def _on_pod(self, pod: Obj) -> None:
-        if _node_name_of(pod) in self.nodes:
-            self.queue.add(object_key(pod))
-
-    def _on_pod_gone(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        info = self.nodes.get(_node_name_of(pod))
-        key = object_key(pod)
-        self._matched.pop(key, None)
+    def _on_gone(self, resource: tuple[str, str], obj: Obj | DeletedFinalStateUnknown) -> None:
+        gone = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        key = object_key(gone)
+        self._matched.pop((resource, key), None)
+        info = self.nodes.get(RESOURCES[resource].node_of(gone))
         if info is not None:
             info.release(key)
 
-    def stage_for(self, pod: Obj) -> Stage | None:
-        for stage in self.stages:
-            if stage.matches(pod):
-                return stage
-        return None
+    def stage_for(self, obj: Obj, resource: tuple[str, str] = ("v1", "Pod")) -> Stage | None:
+        return pick_stage(self._by_resource.get(resource, ()), obj, self._rng)
 
-    async def _process_pod(self, key: str) -> None:
-        pod = self.pod_informer.indexer.get_by_key(key)
-        if pod is None:
-            self._matched.pop(key, None)
+    def functions(self, obj: Obj, info: NodeInfo) -> dict[str, Callable[..., Any]]:
+        """The agent's template functions for ``obj`` on node ``info``."""
+        manager = self.managers[info.name]
+        return {
+            "podIP": lambda: info.pod_ip(object_key(obj)),
+            "nodeIP": lambda: info.internal_ip,
+            "nodeConditions": lambda: manager.conditions_for(obj, rfc3339(self._clock())),
+        }
+
+    async def _process(self, item: Item) -> None:
+        resource, key = item
+        obj = self.informers_by_resource[resource].indexer.get_by_key(key)
+        if obj is None:
+            self._matched.pop(item, None)
             return
-        info = self.nodes.get(_node_name_of(pod))
+        info = self.nodes.get(RESOURCES[resource].node_of(obj))
         if info is None or not info.alive:
             return
-        stage = self.stage_for(pod)
+        stage = self.stage_for(obj, resource)
         if stage is None:
-            self._matched.pop(key, None)
+            self._matched.pop(item, None)
             return
         loop_now = time.monotonic()
-        seen = self._matched.get(key)
+        seen = self._matched.get(item)
         if seen is None or seen[0] != stage.name:
-            seen = (stage.name, loop_now, stage.delay_for(pod, self._rng))
-            self._matched[key] = seen
+            seen = (stage.name, loop_now, stage.delay_for(obj, self._rng, self._clock()))
+            self._matched[item] = seen
         remaining = seen[1] + seen[2] - loop_now
         if remaining > 0:
-            self.queue.add_after(key, remaining)
+            self.queue.add_after(item, remaining)
             return
+        outcome = stage.outcome(obj, self.functions(obj, info), self._clock())
         async with self._sem:
-            await self._apply(stage, pod, info)
-        self._matched.pop(key, None)
+            await self._apply(resource, outcome, obj, info)
+        self._matched.pop(item, None)
         self.stats["stages_applied"] += 1
 
-    async def _apply(self, stage: Stage, pod: Obj, info: NodeInfo) -> None:
-        ns, name = split_key(object_key(pod))
-        if stage.delete:
-            uid = (pod.get("metadata") or {}).get("uid")
-            try:
-                await self.api.pods.delete(
-                    name, namespace=ns, grace_period_seconds=0, preconditions={"uid": uid} if uid else None
+    async def _apply(self, resource: tuple[str, str], outcome: Outcome, obj: Obj, info: NodeInfo) -> None:
+        client = getattr(self.api, RESOURCES[resource].client)
+        key = object_key(obj)
+        ns, name = split_key(key)
+        where: dict[str, Any] = {"namespace": ns} if ns else {}
+        if outcome.event is not None:
+            await self._event(obj, outcome.event, info)
+        try:
+            if outcome.finalizers is not None:
+                await client.patch(name, {"metadata": {"finalizers": outcome.finalizers}}, **where)
+            if outcome.delete:
+                uid = (obj.get("metadata") or {}).get("uid")
+                await client.delete(
+                    name, grace_period_seconds=0, preconditions={"uid": uid} if uid else None, **where
                 )
-            except StatusError as exc:
-                if exc.code not in (404, 409):
-                    raise
-            info.release(object_key(pod))
-            return
-        if stage.status is not None:
-            patch = {"status": stage.status(pod, info, time.time())}
-            try:
-                await self.api.pods.patch(name, patch, namespace=ns, subresource="status")
-            except StatusError as exc:
-                if exc.code != 404:
-                    raise
+                info.release(key)
+            elif outcome.status is not None:
+                await client.patch(name, {"status": outcome.status}, subresource="status", **where)
+        except StatusError as exc:
+            # gone (404) or replaced by a new object of the same name (409 on the uid precondition)
+            if exc.code not in (404, 409):
+                raise
 
-    async def _workers(self, queue: WorkQueue[str], fn: Callable[[str], Any], n: int) -> None:
-        from kybernetes.client import run_worker
+    async def _event(self, obj: Obj, event: Obj, info: NodeInfo) -> None:
+        md = obj.get("metadata") or {}
+        now = rfc3339(self._clock())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            # named as the kubelet names its events (<object>.<hex time>); a generateName may not end in "."
+            "metadata": {
+                "name": f"{md.get('name')}.{time.time_ns():x}",
+                "namespace": md.get("namespace") or "default",
+            },
+            "involvedObject": {
+                k: v
+                for k, v in {
+                    "apiVersion": obj.get("apiVersion"),
+                    "kind": obj.get("kind"),
+                    "namespace": md.get("namespace"),
+                    "name": md.get("name"),
+                    "uid": md.get("uid"),
+                }.items()
+                if v
+            },
+            "type": event.get("type") or "Normal",
+            "reason": event.get("reason") or "",
+            "message": event.get("message") or "",
+            "source": {"component": "kyb-simulated", "host": info.name},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.api.events.create(body, namespace=body["metadata"]["namespace"])
+        except StatusError as exc:
+            log.warning("event %s for %s not recorded: %s", event.get("reason"), md.get("name"), exc)
 
-        await asyncio.gather(*(run_worker(queue, fn) for _ in range(n)))
-
-    # --- running ----------------------------------------------------------------------------------------
+    # --- running --------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Register, then heartbeat and simulate pods until ``stop`` is set or the task is cancelled."""
+        """Register, then heartbeat and run stages until ``stop`` is set or the task is cancelled."""
         self.informers.start()
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self.register()
-            await self.pod_informer.wait_synced()
-            await self.node_informer.wait_synced()
+            for informer in self.informers_by_resource.values():
+                await informer.wait_synced()
             tasks = [
                 asyncio.create_task(self._heartbeat_loop(), name="simulated-heartbeats"),
-                asyncio.create_task(self._workers(self.queue, self._process_pod, 8), name="simulated-pods"),
-                asyncio.create_task(
-                    self._workers(self.node_queue, self._repair_node, 2), name="simulated-nodes"
+                *(
+                    asyncio.create_task(run_worker(self.queue, self._process), name=f"simulated-stages-{i}")
+                    for i in range(8)
                 ),
             ]
             if stop is None:
@@ -689,10 +487,9 @@ class SimulatedNodes:
                         raise task.exception()  # type: ignore[misc]
         finally:
             self.queue.shut_down()
-            self.node_queue.shut_down()
-            for task in tasks:
+            for task in [*tasks, *self._tasks]:
                 task.cancel()
-            for task in tasks:
+            for task in [*tasks, *self._tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if self._own_informers:
