@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from kybernetes.api.defaults import apply_defaults, apply_job_selector, image_tag, job_selector_labels
+from kybernetes.api.defaults import apply_job_selector, image_tag, job_selector_labels
 from kybernetes.api.registry import Registry, ResourceInfo
+from tests.api._kinds import apply_defaults
 
 REG = Registry.builtin()
 

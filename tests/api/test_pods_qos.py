@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.pods import compute_qos_class, qos_class
 from kybernetes.api.registry import Registry
+from tests.api._kinds import apply_defaults
 
 
 def _pod(*resources: dict[str, Any], init: list[dict[str, Any]] | None = None) -> dict[str, Any]:

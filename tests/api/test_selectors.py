@@ -11,11 +11,10 @@ from kybernetes.api.selectors import (
     format_label_selector,
     label_selector_from_dict,
     label_selector_from_set,
-    object_fields,
     parse_field_selector,
     parse_label_selector,
-    validate_field_selector,
 )
+from tests.api._kinds import object_fields, validate_field_selector
 
 
 def info(group: str, kind: str) -> ResourceInfo:

@@ -9,7 +9,8 @@ import pytest
 
 from kybernetes.api import jsonpath
 from kybernetes.api.registry import BUILTIN_RESOURCES, ResourceInfo
-from kybernetes.api.tables import human_duration, to_table
+from kybernetes.api.tables import human_duration
+from tests.api._kinds import to_table
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

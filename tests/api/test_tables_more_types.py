@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kybernetes.api.registry import Registry
-from kybernetes.api.tables import to_table
+from tests.api._kinds import to_table
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 CREATED = "2026-12-01T11:00:00Z"

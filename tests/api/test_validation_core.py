@@ -6,9 +6,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.api.validation import validate_create, validate_status_update, validate_update
+from tests.api._kinds import (
+    apply_defaults,
+    validate_create,
+    validate_status_update,
+    validate_subresource_update,
+    validate_update,
+)
 
 REG = Registry.builtin()
 
@@ -380,7 +385,6 @@ def _with_ephemeral(*containers: dict[str, Any]) -> dict[str, Any]:
 
 def test_ephemeral_containers_update_rules() -> None:
     from kybernetes.api.registry import Registry
-    from kybernetes.api.validation import validate_subresource_update
 
     pods = Registry.builtin().by_kind("", "v1", "Pod")
     assert pods is not None

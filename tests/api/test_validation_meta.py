@@ -6,7 +6,8 @@ from typing import Any
 
 from kybernetes.api.errors import invalid
 from kybernetes.api.registry import Registry
-from kybernetes.api.validation import names, validate_create, validate_update
+from kybernetes.api.validation import names
+from tests.api._kinds import validate_create, validate_update
 
 REG = Registry.builtin()
 CM = REG.get("", "v1", "configmaps")

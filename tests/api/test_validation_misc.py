@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.registry import BUILTIN_RESOURCES, Registry, ResourceInfo
-from kybernetes.api.validation import STRATEGIES, validate_create, validate_update
+from kybernetes.apiserver.strategies import STRATEGIES
+from tests.api._kinds import apply_defaults, validate_create, validate_update
 
 REG = Registry.builtin()
 

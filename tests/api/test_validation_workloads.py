@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kybernetes.api.defaults import apply_defaults, apply_job_selector
+from kybernetes.api.defaults import apply_job_selector
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.api.validation import validate_create, validate_update
 from kybernetes.api.validation.batch import parse_cron
+from tests.api._kinds import apply_defaults, validate_create, validate_update
 
 REG = Registry.builtin()
 

@@ -1,8 +1,8 @@
 """Defaulting of built-in objects, as upstream's ``pkg/apis/<group>/v1/defaults.go`` (plus the few
 admission/strategy defaults a created object always shows).
 
-``apply_defaults(info, obj)`` mutates a wire dict into what ``kubectl get -o yaml`` shows after a
-create: pod specs everywhere they occur (Pods, PodTemplates, workload templates, Job and CronJob job
+One ``default_<kind>(obj)`` per kind (each kind's strategy in ``apiserver/strategies`` names its own)
+mutates a wire dict into what ``kubectl get -o yaml`` shows after a create: pod specs everywhere they occur (Pods, PodTemplates, workload templates, Job and CronJob job
 templates), the per-kind spec defaults, and on Pods the ``default`` service account, priority 0 /
 ``PreemptLowerPriority`` (Priority admission) and the not-ready/unreachable tolerations
 (DefaultTolerationSeconds admission). Secrets get ``stringData`` folded into ``data`` (as upstream's
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Callable
 from typing import Any
 
-from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.volumes import VOLUME_SOURCES
 
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
@@ -173,7 +171,7 @@ def default_pod_template(template: Any) -> None:
         default_pod_spec(_d(template, "spec"))
 
 
-def _default_pod(obj: dict[str, Any]) -> None:
+def default_pod(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     default_pod_spec(spec)
     for kind in ("initContainers", "containers"):
@@ -219,7 +217,7 @@ def _default_pod(obj: dict[str, Any]) -> None:
 # -- per kind ----------------------------------------------------------------------------------------
 
 
-def _default_service(obj: dict[str, Any]) -> None:
+def default_service(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _set(spec, "type", "ClusterIP")
     _set(spec, "sessionAffinity", "None")
@@ -245,7 +243,7 @@ def _default_service(obj: dict[str, Any]) -> None:
         _set(client_ip, "timeoutSeconds", 10800)
 
 
-def _default_secret(obj: dict[str, Any]) -> None:
+def default_secret(obj: dict[str, Any]) -> None:
     _set(obj, "type", "Opaque")
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict) and string_data:
@@ -254,7 +252,7 @@ def _default_secret(obj: dict[str, Any]) -> None:
             data[k] = base64.b64encode(str(v).encode()).decode()
 
 
-def _default_namespace(obj: dict[str, Any]) -> None:
+def default_namespace(obj: dict[str, Any]) -> None:
     meta = _d(obj, "metadata")
     if meta.get("name"):
         _d(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
@@ -264,7 +262,7 @@ def _default_namespace(obj: dict[str, Any]) -> None:
     _set(_d(obj, "status"), "phase", "Active")
 
 
-def _default_node(obj: dict[str, Any]) -> None:
+def default_node(obj: dict[str, Any]) -> None:
     status = obj.get("status")
     if (
         isinstance(status, dict)
@@ -274,7 +272,7 @@ def _default_node(obj: dict[str, Any]) -> None:
         status["allocatable"] = copy.deepcopy(status["capacity"])
 
 
-def _default_pv(obj: dict[str, Any]) -> None:
+def default_pv(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _set(spec, "persistentVolumeReclaimPolicy", "Retain")
     _set(spec, "volumeMode", "Filesystem")
@@ -283,18 +281,18 @@ def _default_pv(obj: dict[str, Any]) -> None:
     _set(_d(obj, "status"), "phase", "Pending")
 
 
-def _default_pvc(obj: dict[str, Any]) -> None:
+def default_pvc(obj: dict[str, Any]) -> None:
     _set(_d(obj, "spec"), "volumeMode", "Filesystem")
     _set(_d(obj, "status"), "phase", "Pending")
 
 
-def _default_endpoints(obj: dict[str, Any]) -> None:
+def default_endpoints(obj: dict[str, Any]) -> None:
     for subset in _dicts(obj.get("subsets")):
         for port in _dicts(subset.get("ports")):
             _set(port, "protocol", "TCP")
 
 
-def _default_limit_range(obj: dict[str, Any]) -> None:
+def default_limit_range(obj: dict[str, Any]) -> None:
     for item in _dicts(_d(obj, "spec").get("limits")):
         if item.get("type") != "Container":
             continue
@@ -312,7 +310,7 @@ def _default_limit_range(obj: dict[str, Any]) -> None:
             item.pop("defaultRequest")
 
 
-def _default_replication_controller(obj: dict[str, Any]) -> None:
+def default_replication_controller(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     template = spec.get("template")
     if isinstance(template, dict):
@@ -328,11 +326,11 @@ def _default_replication_controller(obj: dict[str, Any]) -> None:
         spec["replicas"] = 1
 
 
-def _default_pod_template_kind(obj: dict[str, Any]) -> None:
+def default_pod_template_kind(obj: dict[str, Any]) -> None:
     default_pod_template(obj.get("template"))
 
 
-def _default_deployment(obj: dict[str, Any]) -> None:
+def default_deployment(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     if spec.get("replicas") is None:
         spec["replicas"] = 1
@@ -349,14 +347,14 @@ def _default_deployment(obj: dict[str, Any]) -> None:
     default_pod_template(spec.get("template"))
 
 
-def _default_replica_set(obj: dict[str, Any]) -> None:
+def default_replica_set(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     if spec.get("replicas") is None:
         spec["replicas"] = 1
     default_pod_template(spec.get("template"))
 
 
-def _default_stateful_set(obj: dict[str, Any]) -> None:
+def default_stateful_set(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _set(spec, "podManagementPolicy", "OrderedReady")
     strategy = _d(spec, "updateStrategy")
@@ -378,7 +376,7 @@ def _default_stateful_set(obj: dict[str, Any]) -> None:
         _set(_d(claim, "status"), "phase", "Pending")
 
 
-def _default_daemon_set(obj: dict[str, Any]) -> None:
+def default_daemon_set(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     strategy = _d(spec, "updateStrategy")
     _set(strategy, "type", "RollingUpdate")
@@ -415,7 +413,7 @@ def default_job_spec(spec: dict[str, Any], *, is_job: bool) -> None:
     default_pod_template(spec.get("template"))
 
 
-def _default_job(obj: dict[str, Any]) -> None:
+def default_job(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     default_job_spec(spec, is_job=True)
     template = spec.get("template")
@@ -425,7 +423,7 @@ def _default_job(obj: dict[str, Any]) -> None:
         meta["labels"] = dict(labels)
 
 
-def _default_cron_job(obj: dict[str, Any]) -> None:
+def default_cron_job(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _set(spec, "concurrencyPolicy", "Allow")
     if spec.get("suspend") is None:
@@ -462,7 +460,7 @@ def _hpa_rules(given: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _default_hpa(obj: dict[str, Any]) -> None:
+def default_hpa(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     if spec.get("minReplicas") is None:
         spec["minReplicas"] = 1
@@ -479,30 +477,30 @@ def _default_hpa(obj: dict[str, Any]) -> None:
         behavior["scaleDown"] = _hpa_rules(behavior.get("scaleDown"), _HPA_SCALE_DOWN)
 
 
-def _default_priority_class(obj: dict[str, Any]) -> None:
+def default_priority_class(obj: dict[str, Any]) -> None:
     _set(obj, "preemptionPolicy", "PreemptLowerPriority")
 
 
-def _default_storage_class(obj: dict[str, Any]) -> None:
+def default_storage_class(obj: dict[str, Any]) -> None:
     _set(obj, "reclaimPolicy", "Delete")
     _set(obj, "volumeBindingMode", "Immediate")
 
 
-def _default_binding(obj: dict[str, Any]) -> None:
+def default_binding(obj: dict[str, Any]) -> None:
     _set(_d(obj, "roleRef"), "apiGroup", "rbac.authorization.k8s.io")
     for subject in _dicts(obj.get("subjects")):
         if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
             subject["apiGroup"] = "rbac.authorization.k8s.io"
 
 
-def _default_endpoint_slice(obj: dict[str, Any]) -> None:
+def default_endpoint_slice(obj: dict[str, Any]) -> None:
     for port in _dicts(obj.get("ports")):
         if port.get("name") is None:
             port["name"] = ""
         _set(port, "protocol", "TCP")
 
 
-def _default_crd(obj: dict[str, Any]) -> None:
+def default_crd(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     conversion = _d(spec, "conversion")
     _set(conversion, "strategy", "None")
@@ -521,7 +519,7 @@ def _default_crd(obj: dict[str, Any]) -> None:
 # -- networking, storage (CSI), admission registration, flow control, APIService -------------------
 
 
-def _default_network_policy(obj: dict[str, Any]) -> None:
+def default_network_policy(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _d(spec, "podSelector")
     for direction in ("ingress", "egress"):
@@ -532,13 +530,13 @@ def _default_network_policy(obj: dict[str, Any]) -> None:
         spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
 
 
-def _default_ingress_class(obj: dict[str, Any]) -> None:
+def default_ingress_class(obj: dict[str, Any]) -> None:
     params = _d(obj, "spec").get("parameters")
     if isinstance(params, dict):
         _set(params, "scope", "Cluster")
 
 
-def _default_csi_driver(obj: dict[str, Any]) -> None:
+def default_csi_driver(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     for key, value in (
         ("attachRequired", True),
@@ -573,12 +571,12 @@ def _default_webhook(hook: dict[str, Any], *, mutating: bool) -> None:
         _set(service, "port", 443)
 
 
-def _default_mutating_webhooks(obj: dict[str, Any]) -> None:
+def default_mutating_webhooks(obj: dict[str, Any]) -> None:
     for hook in _dicts(obj.get("webhooks")):
         _default_webhook(hook, mutating=True)
 
 
-def _default_validating_webhooks(obj: dict[str, Any]) -> None:
+def default_validating_webhooks(obj: dict[str, Any]) -> None:
     for hook in _dicts(obj.get("webhooks")):
         _default_webhook(hook, mutating=False)
 
@@ -594,23 +592,23 @@ def _default_match_resources(match: Any) -> None:
     _default_rules(match.get("excludeResourceRules"))
 
 
-def _default_validating_admission_policy(obj: dict[str, Any]) -> None:
+def default_validating_admission_policy(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     _set(spec, "failurePolicy", "Fail")
     _default_match_resources(spec.get("matchConstraints"))
 
 
-def _default_validating_admission_policy_binding(obj: dict[str, Any]) -> None:
+def default_validating_admission_policy_binding(obj: dict[str, Any]) -> None:
     _default_match_resources(_d(obj, "spec").get("matchResources"))
 
 
-def _default_flow_schema(obj: dict[str, Any]) -> None:
+def default_flow_schema(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     if not spec.get("matchingPrecedence"):
         spec["matchingPrecedence"] = 1000
 
 
-def _default_priority_level(obj: dict[str, Any]) -> None:
+def default_priority_level(obj: dict[str, Any]) -> None:
     spec = _d(obj, "spec")
     exempt = spec.get("exempt")
     if isinstance(exempt, dict):
@@ -627,61 +625,10 @@ def _default_priority_level(obj: dict[str, Any]) -> None:
                     queuing[key] = value
 
 
-def _default_api_service(obj: dict[str, Any]) -> None:
+def default_api_service(obj: dict[str, Any]) -> None:
     service = _d(obj, "spec").get("service")
     if isinstance(service, dict):
         _set(service, "port", 443)
-
-
-DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
-    ("", "Pod"): _default_pod,
-    ("", "PodTemplate"): _default_pod_template_kind,
-    ("", "ReplicationController"): _default_replication_controller,
-    ("", "Service"): _default_service,
-    ("", "Secret"): _default_secret,
-    ("", "Namespace"): _default_namespace,
-    ("", "Node"): _default_node,
-    ("", "PersistentVolume"): _default_pv,
-    ("", "PersistentVolumeClaim"): _default_pvc,
-    ("", "Endpoints"): _default_endpoints,
-    ("", "LimitRange"): _default_limit_range,
-    ("apps", "Deployment"): _default_deployment,
-    ("apps", "ReplicaSet"): _default_replica_set,
-    ("apps", "StatefulSet"): _default_stateful_set,
-    ("apps", "DaemonSet"): _default_daemon_set,
-    ("batch", "Job"): _default_job,
-    ("batch", "CronJob"): _default_cron_job,
-    ("autoscaling", "HorizontalPodAutoscaler"): _default_hpa,
-    ("scheduling.k8s.io", "PriorityClass"): _default_priority_class,
-    ("storage.k8s.io", "StorageClass"): _default_storage_class,
-    ("rbac.authorization.k8s.io", "RoleBinding"): _default_binding,
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _default_binding,
-    ("discovery.k8s.io", "EndpointSlice"): _default_endpoint_slice,
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): _default_crd,
-    ("networking.k8s.io", "NetworkPolicy"): _default_network_policy,
-    ("networking.k8s.io", "IngressClass"): _default_ingress_class,
-    ("storage.k8s.io", "CSIDriver"): _default_csi_driver,
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _default_mutating_webhooks,
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _default_validating_webhooks,
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): _default_validating_admission_policy,
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
-    ): _default_validating_admission_policy_binding,
-    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): _default_flow_schema,
-    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): _default_priority_level,
-    ("apiregistration.k8s.io", "APIService"): _default_api_service,
-}
-
-
-def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
-    """Fill in upstream's defaults for ``obj`` (a built-in kind) in place; custom resources and kinds
-    without defaults are left alone."""
-    if info.custom or not isinstance(obj, dict):
-        return
-    fn = DEFAULTERS.get((info.group, info.kind))
-    if fn is not None:
-        fn(obj)
 
 
 def job_selector_labels(uid: str, name: str) -> dict[str, str]:

@@ -39,7 +39,6 @@ class ResourceInfo:
     # Definition name in the OpenAPI schemas ("io.k8s.api.core.v1.Pod"); None for custom resources.
     schema_name: str | None = None
     # Generation is bumped on spec changes only for types with a spec/status split.
-    has_status: bool = True
     custom: bool = False
     # DELETE answers with the object rather than a Status once it is gone: upstream's store sets
     # ReturnDeletedObject (see ``RETURNS_DELETED_OBJECT``), or its REST marks the object and returns it
@@ -157,7 +156,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
             SubresourceInfo("ephemeralcontainers", "", verbs=("get", "patch", "update")),
         ),
     ),
-    _core("Binding", "bindings", verbs=("create",), has_status=False),
+    _core("Binding", "bindings", verbs=("create",)),
     _core("Node", "nodes", namespaced=False, short_names=("no",), subresources=(_STATUS,)),
     _core(
         "Service",
@@ -167,11 +166,11 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         subresources=(_STATUS,),
         verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
     ),
-    _core("Endpoints", "endpoints", short_names=("ep",), has_status=False),
-    _core("ConfigMap", "configmaps", short_names=("cm",), has_status=False),
-    _core("Secret", "secrets", has_status=False),
-    _core("Event", "events", short_names=("ev",), has_status=False),
-    _core("ServiceAccount", "serviceaccounts", short_names=("sa",), has_status=False),
+    _core("Endpoints", "endpoints", short_names=("ep",)),
+    _core("ConfigMap", "configmaps", short_names=("cm",)),
+    _core("Secret", "secrets"),
+    _core("Event", "events", short_names=("ev",)),
+    _core("ServiceAccount", "serviceaccounts", short_names=("sa",)),
     _core(
         "PersistentVolume",
         "persistentvolumes",
@@ -181,8 +180,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ),
     _core("PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), subresources=(_STATUS,)),
     _core("ResourceQuota", "resourcequotas", short_names=("quota",), subresources=(_STATUS,)),
-    _core("LimitRange", "limitranges", short_names=("limits",), has_status=False),
-    _core("PodTemplate", "podtemplates", has_status=False),
+    _core("LimitRange", "limitranges", short_names=("limits",)),
+    _core("PodTemplate", "podtemplates"),
     _core(
         "ReplicationController",
         "replicationcontrollers",
@@ -230,7 +229,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         subresources=(_STATUS,),
     ),
-    _grp("apps", "v1", "ControllerRevision", "controllerrevisions", "apps", has_status=False),
+    _grp("apps", "v1", "ControllerRevision", "controllerrevisions", "apps"),
     _grp("batch", "v1", "Job", "jobs", "batch", categories=("all",), subresources=(_STATUS,)),
     _grp(
         "batch",
@@ -242,9 +241,9 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         subresources=(_STATUS,),
     ),
-    _grp("coordination.k8s.io", "v1", "Lease", "leases", "coordination", has_status=False),
-    _grp("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "discovery", has_status=False),
-    _grp("events.k8s.io", "v1", "Event", "events", "events", short_names=("ev",), has_status=False),
+    _grp("coordination.k8s.io", "v1", "Lease", "leases", "coordination"),
+    _grp("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "discovery"),
+    _grp("events.k8s.io", "v1", "Event", "events", "events", short_names=("ev",)),
     _grp(
         "autoscaling",
         "v2",
@@ -283,7 +282,6 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         "scheduling",
         namespaced=False,
         short_names=("pc",),
-        has_status=False,
     ),
     _grp(
         "storage.k8s.io",
@@ -293,10 +291,9 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         "storage",
         namespaced=False,
         short_names=("sc",),
-        has_status=False,
     ),
-    _grp("rbac.authorization.k8s.io", "v1", "Role", "roles", "rbac", has_status=False),
-    _grp("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rbac", has_status=False),
+    _grp("rbac.authorization.k8s.io", "v1", "Role", "roles", "rbac"),
+    _grp("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rbac"),
     _grp(
         "rbac.authorization.k8s.io",
         "v1",
@@ -304,7 +301,6 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         "clusterroles",
         "rbac",
         namespaced=False,
-        has_status=False,
     ),
     _grp(
         "rbac.authorization.k8s.io",
@@ -313,7 +309,6 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         "clusterrolebindings",
         "rbac",
         namespaced=False,
-        has_status=False,
     ),
     ResourceInfo(
         group="apiextensions.k8s.io",
@@ -348,7 +343,6 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         namespaced=False,
         short_names=("cs",),
         verbs=("get", "list"),
-        has_status=False,
     ),
     ResourceInfo(
         group="apiregistration.k8s.io",
@@ -369,7 +363,6 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         "admissionregistration",
         namespaced=False,
         categories=_API_EXTENSIONS,
-        has_status=False,
     ),
     _grp(
         _ADMISSION,
@@ -379,7 +372,6 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         "admissionregistration",
         namespaced=False,
         categories=_API_EXTENSIONS,
-        has_status=False,
     ),
     _grp(
         _ADMISSION,
@@ -399,7 +391,6 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         "admissionregistration",
         namespaced=False,
         categories=_API_EXTENSIONS,
-        has_status=False,
     ),
     _grp(
         "certificates.k8s.io",
@@ -445,7 +436,6 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         "ingressclasses",
         "networking",
         namespaced=False,
-        has_status=False,
     ),
     _grp(
         "networking.k8s.io",
@@ -454,12 +444,11 @@ V132_MORE_RESOURCES: tuple[ResourceInfo, ...] = (
         "networkpolicies",
         "networking",
         short_names=("netpol",),
-        has_status=False,
     ),
-    _grp("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "node", namespaced=False, has_status=False),
-    _grp("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "storage", namespaced=False, has_status=False),
-    _grp("storage.k8s.io", "v1", "CSINode", "csinodes", "storage", namespaced=False, has_status=False),
-    _grp("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "storage", has_status=False),
+    _grp("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "node", namespaced=False),
+    _grp("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "storage", namespaced=False),
+    _grp("storage.k8s.io", "v1", "CSINode", "csinodes", "storage", namespaced=False),
+    _grp("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "storage"),
     _grp(
         "storage.k8s.io",
         "v1",

@@ -16,27 +16,41 @@ Error policy:
 Callers filtering a list should run ``validate_field_selector`` (which also rewrites aliases such as
 ``spec.host`` and the ``events.k8s.io`` names to the internal labels) and match its result against
 ``object_fields``; ``object_fields`` also carries those aliases so an unconverted selector still matches.
-Neighbours: ``registry.py`` (``ResourceInfo``), ``errors.py``, ``jsonpath.py`` (CRD selectable fields).
+Both take a kind's ``FieldRules`` (the named ``*_FIELDS`` rows here), which its strategy in
+``apiserver/strategies`` binds. Neighbours: ``errors.py``, ``jsonpath.py`` (CRD selectable fields).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
 from kybernetes.api.errors import bad_request
-from kybernetes.api.registry import ResourceInfo
 
 __all__ = [
+    "CSR_FIELDS",
+    "DEFAULT_FIELD_RULES",
+    "EVENT_FIELDS",
+    "EVENT_V1_FIELDS",
+    "JOB_FIELDS",
+    "NAMESPACE_FIELDS",
+    "NODE_FIELDS",
+    "POD_FIELDS",
+    "REPLICATION_CONTROLLER_FIELDS",
+    "REPLICA_SET_FIELDS",
+    "SECRET_FIELDS",
+    "SERVICE_FIELDS",
     "FieldRequirement",
+    "FieldRules",
     "FieldSelector",
     "InvalidSelectorError",
     "LabelSelector",
     "Requirement",
+    "custom_field_rules",
     "everything",
     "format_label_selector",
     "label_selector_from_dict",
@@ -724,65 +738,29 @@ _POD_LABELS = (
 )
 
 
-@dataclass(frozen=True)
-class _FieldRules:
-    accepted: dict[str, str]  # label -> internal label
-    reject: str  # message format, "{label}" / "{quoted}" placeholders
-
-
 _NOT_SUPPORTED = "field label not supported: {label}"
 _DEFAULT_REJECT = '{quoted} is not a known field selector: only "metadata.name", "metadata.namespace"'
+
+Fields = Callable[[Mapping[str, Any]], dict[str, str]]
+
+
+def _no_fields(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class FieldRules:
+    """What one kind supports in field selectors (its strategy names them): accepted labels (label ->
+    internal label), the message for any other label, and the kind's own field values of an object
+    (beyond ``metadata.name`` / ``metadata.namespace``)."""
+
+    accepted: dict[str, str]
+    reject: str  # message format, "{label}" / "{quoted}" placeholders
+    fields: Fields = _no_fields
 
 
 def _same(*labels: str) -> dict[str, str]:
     return {label: label for label in labels}
-
-
-_RULES: dict[tuple[str, str], _FieldRules] = {
-    ("", "Pod"): _FieldRules({**_same(*_META, *_POD_LABELS), "spec.host": "spec.nodeName"}, _NOT_SUPPORTED),
-    ("", "Node"): _FieldRules(_same("metadata.name", "spec.unschedulable"), _NOT_SUPPORTED),
-    ("", "ReplicationController"): _FieldRules(_same(*_META, "status.replicas"), _NOT_SUPPORTED),
-    ("", "Event"): _FieldRules(_same(*_EVENT_LABELS, *_META), _NOT_SUPPORTED),
-    ("", "Namespace"): _FieldRules(_same("status.phase", "metadata.name"), _NOT_SUPPORTED),
-    ("", "Secret"): _FieldRules(_same("type", *_META), _NOT_SUPPORTED),
-    ("", "Service"): _FieldRules(_same(*_META, "spec.clusterIP", "spec.type"), _NOT_SUPPORTED),
-    ("events.k8s.io", "Event"): _FieldRules(
-        {**_EVENTS_V1_ALIASES, **_same("reason", "source", "type", *_META)}, _NOT_SUPPORTED
-    ),
-    ("batch", "Job"): _FieldRules(
-        _same(*_META, "status.successful"), "field label {quoted} not supported for Job"
-    ),
-    ("certificates.k8s.io", "CertificateSigningRequest"): _FieldRules(
-        _same("metadata.name", "spec.signerName"), _NOT_SUPPORTED
-    ),
-}
-
-
-def _rules_for(info: ResourceInfo, selectable_fields: Iterable[str]) -> _FieldRules:
-    if info.custom:
-        extra = [path.lstrip(".") for path in selectable_fields]
-        labels = ["metadata.name", *(["metadata.namespace"] if info.namespaced else []), *extra]
-        return _FieldRules(_same(*labels), _NOT_SUPPORTED)
-    return _RULES.get((info.group, info.kind), _FieldRules(_same(*_META), _DEFAULT_REJECT))
-
-
-def validate_field_selector(
-    info: ResourceInfo, selector: FieldSelector, *, selectable_fields: Iterable[str] = ()
-) -> FieldSelector:
-    """Check every label against what ``info`` supports; return the selector in internal labels.
-
-    Raises ``StatusError`` 400 BadRequest with upstream's message (``field label not supported: foo``,
-    or for types with only the default conversion ``"foo" is not a known field selector: ...``).
-    ``selectable_fields`` are a CRD version's ``selectableFields[].jsonPath`` without the leading dot.
-    """
-    rules = _rules_for(info, selectable_fields)
-    converted = []
-    for req in selector.requirements:
-        internal = rules.accepted.get(req.field)
-        if internal is None:
-            raise bad_request(rules.reject.format(label=req.field, quoted=_go_quote(req.field)))
-        converted.append(FieldRequirement(internal, req.operator, req.value))
-    return FieldSelector(tuple(converted))
 
 
 def _text(value: Any) -> str:
@@ -835,35 +813,87 @@ def _event_fields(event: Mapping[str, Any], events_v1: bool) -> dict[str, str]:
     return out
 
 
-def _specific_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> dict[str, str]:
-    key = (info.group, info.kind)
-    if key == ("", "Pod"):
-        return _pod_fields(obj)
-    if key in (("", "Event"), ("events.k8s.io", "Event")):
-        return _event_fields(obj, events_v1=bool(info.group))
-    simple: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
-        ("", "Node"): ("spec.unschedulable", ("spec", "unschedulable")),
-        ("", "ReplicationController"): ("status.replicas", ("status", "replicas")),
-        ("apps", "ReplicaSet"): ("status.replicas", ("status", "replicas")),
-        ("", "Namespace"): ("status.phase", ("status", "phase")),
-        ("", "Secret"): ("type", ("type",)),
-        ("batch", "Job"): ("status.successful", ("status", "succeeded")),
-        ("certificates.k8s.io", "CertificateSigningRequest"): ("spec.signerName", ("spec", "signerName")),
+def _node_fields(node: Mapping[str, Any]) -> dict[str, str]:
+    return {"spec.unschedulable": "true" if _dig(node, "spec", "unschedulable") else "false"}
+
+
+def _replicas_fields(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {"status.replicas": str(int(_dig(obj, "status", "replicas") or 0))}
+
+
+def _namespace_fields(ns: Mapping[str, Any]) -> dict[str, str]:
+    return {"status.phase": _text(_dig(ns, "status", "phase"))}
+
+
+def _secret_fields(secret: Mapping[str, Any]) -> dict[str, str]:
+    return {"type": _text(_dig(secret, "type"))}
+
+
+def _service_fields(svc: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "spec.clusterIP": _text(_dig(svc, "spec", "clusterIP")),
+        "spec.type": _text(_dig(svc, "spec", "type")),
     }
-    if key == ("", "Service"):
-        return {
-            "spec.clusterIP": _text(_dig(obj, "spec", "clusterIP")),
-            "spec.type": _text(_dig(obj, "spec", "type")),
-        }
-    if key in simple:
-        label, path = simple[key]
-        value = _dig(obj, *path)
-        if label in ("status.replicas", "status.successful"):
-            return {label: str(int(value or 0))}
-        if label == "spec.unschedulable":
-            return {label: "true" if value else "false"}
-        return {label: _text(value)}
-    return {}
+
+
+def _job_fields(job: Mapping[str, Any]) -> dict[str, str]:
+    return {"status.successful": str(int(_dig(job, "status", "succeeded") or 0))}
+
+
+def _csr_fields(csr: Mapping[str, Any]) -> dict[str, str]:
+    return {"spec.signerName": _text(_dig(csr, "spec", "signerName"))}
+
+
+def _core_event_fields(event: Mapping[str, Any]) -> dict[str, str]:
+    return _event_fields(event, events_v1=False)
+
+
+def _events_v1_fields(event: Mapping[str, Any]) -> dict[str, str]:
+    return _event_fields(event, events_v1=True)
+
+
+# Upstream's per-kind field label conversion funcs and ``GetAttrs`` / ``ToSelectableFields``.
+DEFAULT_FIELD_RULES = FieldRules(_same(*_META), _DEFAULT_REJECT)
+POD_FIELDS = FieldRules(
+    {**_same(*_META, *_POD_LABELS), "spec.host": "spec.nodeName"}, _NOT_SUPPORTED, _pod_fields
+)
+NODE_FIELDS = FieldRules(_same("metadata.name", "spec.unschedulable"), _NOT_SUPPORTED, _node_fields)
+REPLICATION_CONTROLLER_FIELDS = FieldRules(_same(*_META, "status.replicas"), _NOT_SUPPORTED, _replicas_fields)
+# ReplicaSets expose status.replicas but have no label conversion: only the default labels select.
+REPLICA_SET_FIELDS = FieldRules(_same(*_META), _DEFAULT_REJECT, _replicas_fields)
+EVENT_FIELDS = FieldRules(_same(*_EVENT_LABELS, *_META), _NOT_SUPPORTED, _core_event_fields)
+EVENT_V1_FIELDS = FieldRules(
+    {**_EVENTS_V1_ALIASES, **_same("reason", "source", "type", *_META)}, _NOT_SUPPORTED, _events_v1_fields
+)
+NAMESPACE_FIELDS = FieldRules(_same("status.phase", "metadata.name"), _NOT_SUPPORTED, _namespace_fields)
+SECRET_FIELDS = FieldRules(_same("type", *_META), _NOT_SUPPORTED, _secret_fields)
+SERVICE_FIELDS = FieldRules(_same(*_META, "spec.clusterIP", "spec.type"), _NOT_SUPPORTED, _service_fields)
+JOB_FIELDS = FieldRules(
+    _same(*_META, "status.successful"), "field label {quoted} not supported for Job", _job_fields
+)
+CSR_FIELDS = FieldRules(_same("metadata.name", "spec.signerName"), _NOT_SUPPORTED, _csr_fields)
+
+
+def custom_field_rules(namespaced: bool, selectable_fields: Iterable[str]) -> FieldRules:
+    """A custom resource's rules: the metadata labels plus its CRD version's ``selectableFields``."""
+    extra = [path.lstrip(".") for path in selectable_fields]
+    labels = ["metadata.name", *(["metadata.namespace"] if namespaced else []), *extra]
+    return FieldRules(_same(*labels), _NOT_SUPPORTED)
+
+
+def validate_field_selector(rules: FieldRules, selector: FieldSelector) -> FieldSelector:
+    """Check every label against what ``rules`` (a kind's) accept; return the selector in internal labels.
+
+    Raises ``StatusError`` 400 BadRequest with upstream's message (``field label not supported: foo``,
+    or for types with only the default conversion ``"foo" is not a known field selector: ...``).
+    """
+    converted = []
+    for req in selector.requirements:
+        internal = rules.accepted.get(req.field)
+        if internal is None:
+            raise bad_request(rules.reject.format(label=req.field, quoted=_go_quote(req.field)))
+        converted.append(FieldRequirement(internal, req.operator, req.value))
+    return FieldSelector(tuple(converted))
 
 
 def _selectable_field_value(obj: Mapping[str, Any], path: str) -> str:
@@ -874,16 +904,16 @@ def _selectable_field_value(obj: Mapping[str, Any], path: str) -> str:
 
 
 def object_fields(
-    info: ResourceInfo, obj: Mapping[str, Any], *, selectable_fields: Iterable[str] = ()
+    rules: FieldRules, obj: Mapping[str, Any], *, selectable_fields: Iterable[str] = ()
 ) -> dict[str, str]:
     """The field set upstream exposes for ``obj`` (a ``fields.Set``); missing fields read as ``""``.
 
-    Always ``metadata.name`` and ``metadata.namespace`` (``""`` when cluster-scoped), plus the
-    resource's own fields, plus (for custom resources) the CRD's ``selectable_fields``.
+    Always ``metadata.name`` and ``metadata.namespace`` (``""`` when cluster-scoped), plus the kind's
+    own fields (``rules.fields``), plus (for custom resources) the CRD's ``selectable_fields``.
     """
     meta = obj.get("metadata") or {}
     fields = {"metadata.name": _text(meta.get("name")), "metadata.namespace": _text(meta.get("namespace"))}
-    fields.update(_specific_fields(info, obj))
+    fields.update(rules.fields(obj))
     for path in selectable_fields:
         fields[path.lstrip(".")] = _selectable_field_value(obj, path)
     return fields

@@ -12,11 +12,13 @@ from aiohttp import web
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.selectors import parse_field_selector, parse_label_selector
 from kybernetes.apiserver import codec, meta, shape
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
 from kybernetes.apiserver.request import Target
+from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.watch import ObjectEvent, WatchClosed
 
 log = logging.getLogger(__name__)
@@ -54,11 +56,6 @@ def _success_status(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     details["kind"] = info.plural
     details["uid"] = md.get("uid")
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
-
-
-def _is_component_status(info: ResourceInfo) -> bool:
-    """ComponentStatus is computed on each read (``component_status``), never stored."""
-    return info.group == "" and info.kind == "ComponentStatus"
 
 
 class ResourceHandlers:
@@ -110,6 +107,10 @@ class ResourceHandlers:
         if verb is None or verb not in target.info.verbs:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
+    def strategy(self, info: ResourceInfo) -> Strategy:
+        """The behaviour of ``info``'s kind (its storage version's strategy)."""
+        return self.ctx.resource_store(info).strategy
+
     def ops(self, target: Target) -> Operations:
         return Operations(self.ctx, target.info)
 
@@ -127,8 +128,8 @@ class ResourceHandlers:
     # --- reads ---------------------------------------------------------------------------------------
     async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
         self._require_namespace(target)
-        if _is_component_status(target.info):
-            return await self._get_component_status(request, target)
+        if self.strategy(target.info).computed:
+            return await self._get_computed(request, target)
         obj = await self.ctx.resource_store(target.info).get(self._namespace(target), self._name(target))
         return self.render_object(request, target.info, obj)
 
@@ -151,8 +152,6 @@ class ResourceHandlers:
     def table(
         self, info: ResourceInfo, objects: list[dict[str, Any]], request: web.Request
     ) -> dict[str, Any]:
-        from kybernetes.api.tables import to_table
-
         include = request.query.get("includeObject", "Metadata")
         storage = self.ctx.registry.storage_info(info)
         originals = objects
@@ -160,9 +159,8 @@ class ResourceHandlers:
             # Upstream prints from the internal version: every served version shows the same columns.
             view = self.ctx.resource_store(info)
             objects = [view.to_storage(obj) for obj in objects]
-        rows_info = storage
         columns = self.ctx.crd_columns.get((info.group, info.version, info.plural)) if info.custom else None
-        table = to_table(rows_info, objects, include_object=include, crd_columns=columns)
+        table = self.strategy(info).to_table(objects, include_object=include, crd_columns=columns)
         if objects is not originals and include == "Object":
             for row, obj in zip(table.get("rows") or [], originals, strict=False):
                 row["object"] = obj  # embedded objects stay in the request's version
@@ -171,24 +169,18 @@ class ResourceHandlers:
         return table
 
     def _matcher(self, info: ResourceInfo, opts: ListOptions):  # type: ignore[no-untyped-def]
-        from kybernetes.api.selectors import (
-            object_fields,
-            parse_field_selector,
-            parse_label_selector,
-            validate_field_selector,
-        )
-
+        strategy = self.strategy(info)
         label_sel = parse_label_selector(opts.label_selector) if opts.label_selector else None
         field_sel = parse_field_selector(opts.field_selector) if opts.field_selector else None
         if field_sel is not None:
-            field_sel = validate_field_selector(info, field_sel)
+            field_sel = strategy.validate_field_selector(field_sel)
         if label_sel is None and field_sel is None:
             return None
 
         def matches(obj: dict[str, Any]) -> bool:
             if label_sel is not None and not label_sel.matches(meta.labels(obj)):
                 return False
-            return field_sel is None or field_sel.matches(object_fields(info, obj))
+            return field_sel is None or field_sel.matches(strategy.object_fields(obj))
 
         return matches
 
@@ -208,12 +200,12 @@ class ResourceHandlers:
                 }
             )
         matches = self._matcher(info, opts)
-        if _is_component_status(info):
+        if self.strategy(info).computed:
             if opts.watch or force_watch:
                 raise errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"
                 )
-            return await self._list_component_statuses(request, target, matches)
+            return await self._list_computed(request, target, matches)
         if opts.watch or force_watch:
             return await self.watch(request, target, opts, matches)
         rs = self.ctx.resource_store(info)
@@ -245,27 +237,24 @@ class ResourceHandlers:
         }
         return codec.respond(request, body)
 
-    # --- computed ComponentStatus ---------------------------------------------------------------------
-    async def _get_component_status(self, request: web.Request, target: Target) -> web.StreamResponse:
-        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
-
-        for item in await component_statuses(self.ctx):
+    # --- computed resources (never stored) ------------------------------------------------------------
+    async def _get_computed(self, request: web.Request, target: Target) -> web.StreamResponse:
+        strategy = self.strategy(target.info)
+        for item in await strategy.computed_items(self.ctx):
             if item["metadata"]["name"] == target.name:
-                return self.render_object(request, target.info, item, warnings=[DEPRECATION_WARNING])
+                return self.render_object(request, target.info, item, warnings=list(strategy.read_warnings))
         raise errors.not_found(target.info.plural, self._name(target), target.info.group)
 
-    async def _list_component_statuses(
-        self, request: web.Request, target: Target, matches: Any
-    ) -> web.StreamResponse:
-        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
-
-        items = [i for i in await component_statuses(self.ctx) if matches is None or matches(i)]
-        headers = _warning_headers([DEPRECATION_WARNING])
+    async def _list_computed(self, request: web.Request, target: Target, matches: Any) -> web.StreamResponse:
+        strategy = self.strategy(target.info)
+        items = [i for i in await strategy.computed_items(self.ctx) if matches is None or matches(i)]
+        headers = _warning_headers(list(strategy.read_warnings))
         if codec.wants_table(request.headers.get("Accept")):
             table = self.table(target.info, items, request)
             table["metadata"] = {}
             return codec.json_response(table, headers=headers)
-        body = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": items}
+        info = target.info
+        body = {"kind": info.list_kind, "apiVersion": info.group_version, "metadata": {}, "items": items}
         return codec.respond(request, body, headers=headers)
 
     # --- watch ---------------------------------------------------------------------------------------
@@ -418,10 +407,11 @@ class ResourceHandlers:
         return await codec.read_body(request)
 
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
-        if target.info.group == "" and target.info.plural == "bindings":
-            from kybernetes.apiserver.subresources import create_binding
+        redirect = self.strategy(target.info).create_as_subresource
+        if redirect is not None:
+            from kybernetes.apiserver import subresources  # cycle: subresources calls back into handlers
 
-            return await create_binding(self, request, target)
+            return await subresources.create_as_subresource(self, request, target, redirect)
         if target.info.namespaced and target.namespace is None:
             raise errors.method_not_allowed("POST on a namespaced collection needs a namespace in the path")
         opts = WriteOptions.parse(request.query)
@@ -498,10 +488,8 @@ class ResourceHandlers:
         )
 
     async def _after_write(self, info: ResourceInfo, outcome: Outcome, dry_run: bool) -> None:
-        if dry_run:
-            return
-        if info.group == "apiextensions.k8s.io" and info.kind == "CustomResourceDefinition":
-            self.ctx.register_crd(outcome.obj)
+        if not dry_run:
+            await self.strategy(info).after_write(self.ctx, outcome.obj)
 
     async def _delete_body(self, request: web.Request) -> dict[str, Any] | None:
         """The DeleteOptions a DELETE carries, in JSON, YAML or protobuf (Helm's release storage
@@ -529,20 +517,7 @@ class ResourceHandlers:
         return codec.respond(request, _success_status(info, obj), status)
 
     async def _after_delete(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
-        if info.group == "apiextensions.k8s.io" and info.kind == "CustomResourceDefinition":
-            from kybernetes.apiserver.strategies.apiextensions import resource_infos
-
-            # upstream removes every custom resource of a deleted CRD
-            for cr_info in resource_infos(obj):
-                with contextlib.suppress(Exception):
-                    rs = self.ctx.resource_store(cr_info)
-                    listed = await rs.list(None)
-                    for item in listed.items:
-                        md = item["metadata"]
-                        with contextlib.suppress(errors.StatusError):
-                            await rs.delete_now(md.get("namespace"), md["name"], None)
-                    break  # all versions share one storage prefix
-            self.ctx.unregister_crd(obj)
+        await self.strategy(info).after_delete(self.ctx, obj)
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
         list_opts = ListOptions.parse(request.query)

@@ -391,7 +391,7 @@ class Operations:
             new = mutate(current)
             if new != current:
                 await self.strategy.before_update(self.rs, new, current)
-                if self.info.group == "" and self.info.plural in ("services", "persistentvolumeclaims"):
+                if self.strategy.charges_quota_on_update:
                     from kybernetes.apiserver.admission import charge_quota
 
                     await charge_quota(
@@ -594,7 +594,9 @@ class Operations:
             md = current["metadata"]
             grace = self.strategy.grace_period(current, opts.grace_period_seconds)
             finalizers = self._deletion_finalizers(md, opts)
-            pending = bool(finalizers) or (grace is not None and grace > 0) or self.info.kind == "Namespace"
+            pending = (
+                bool(finalizers) or (grace is not None and grace > 0) or self.strategy.deletion_always_pending
+            )
             if not pending:
                 try:
                     obj = await self.rs.delete_now(

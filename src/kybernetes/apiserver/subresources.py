@@ -175,22 +175,34 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
 
 
 # --- pods --------------------------------------------------------------------------------------------
-async def create_binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
-    """POST .../namespaces/<ns>/bindings: bind the pod the Binding names."""
+async def create_as_subresource(
+    h: ResourceHandlers, request: web.Request, target: Target, parent: tuple[str, str]
+) -> web.StreamResponse:
+    """A POST to a collection that writes ``parent``'s (plural, subresource) of the named object."""
+    plural, sub = parent
+    if sub == "binding":
+        return await create_binding(h, request, target, plural)
+    raise errors.method_not_allowed(f"{request.method} is not supported on {target.info.plural}")
+
+
+async def create_binding(
+    h: ResourceHandlers, request: web.Request, target: Target, parent_plural: str
+) -> web.StreamResponse:
+    """POST .../namespaces/<ns>/bindings: bind the object (a pod) the Binding names."""
     binding = _decode_binding(request, await h._body(request))
     name = (binding.get("metadata") or {}).get("name")
     if not name or not isinstance(name, str):
         raise errors.invalid(
-            "Binding", "", [errors.Cause("metadata.name", "Required value", "FieldValueRequired")]
+            target.info.kind, "", [errors.Cause("metadata.name", "Required value", "FieldValueRequired")]
         )
-    pods = h.ctx.registry.get("", "v1", "pods")
-    assert pods is not None
-    pod_target = Target(info=pods, namespace=target.namespace, name=name, subresource="binding")
+    parent = h.ctx.registry.get(target.info.group, target.info.version, parent_plural)
+    assert parent is not None
+    pod_target = Target(info=parent, namespace=target.namespace, name=name, subresource="binding")
     return await _bind(h, request, pod_target, binding)
 
 
 async def _binding(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
-    if target.info.kind != "Pod":
+    if target.info.subresource("binding") is None:  # routing already answers 404 for these
         raise errors.method_not_allowed("binding is only supported for pods")
     binding = _decode_binding(request, await h._body(request))
     body_name = (binding.get("metadata") or {}).get("name")
@@ -212,17 +224,21 @@ async def _bind(
     name = target.name
     assert name is not None
     if not node:
+        sub = target.info.subresource("binding")
         raise errors.invalid(
-            "Binding", name, [errors.Cause("target.name", "Required value", "FieldValueRequired")]
+            sub.kind if sub is not None else target.info.kind,
+            name,
+            [errors.Cause("target.name", "Required value", "FieldValueRequired")],
         )
     rs = h.ctx.resource_store(target.info)
+    plural = target.info.plural
 
     def mutate(pod: dict[str, Any]) -> dict[str, Any]:
         if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
+            raise errors.conflict(plural, name, "pod is being deleted, cannot be assigned to a host")
         assigned = (pod.get("spec") or {}).get("nodeName")
         if assigned:
-            raise errors.conflict("pods", name, f'pod {name} is already assigned to node "{assigned}"')
+            raise errors.conflict(plural, name, f'pod {name} is already assigned to node "{assigned}"')
         pod.setdefault("spec", {})["nodeName"] = node
         status = pod.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
@@ -246,7 +262,7 @@ async def _bind(
 
 
 async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -> web.StreamResponse:
-    if target.info.kind != "Pod":
+    if target.info.subresource("eviction") is None:  # routing already answers 404 for these
         raise errors.method_not_allowed("eviction is only supported for pods")
     eviction = shape.decode_as(
         _EVICTION, codec.decode_object(request.headers.get("Content-Type"), await h._body(request))

@@ -20,8 +20,7 @@ from typing import Any
 import orjson
 import yaml
 
-from kybernetes.api.defaults import apply_defaults
-from kybernetes.api.registry import Registry
+from kybernetes.api.defaults import default_pod
 
 __all__ = [
     "ANNOTATION_CONFIG_HASH",
@@ -70,9 +69,7 @@ def _static_pod(data: Obj, path: Path, node: str) -> Obj:
     }
     spec = pod.setdefault("spec", {})
     spec["nodeName"] = node
-    info = Registry.builtin().get("", "v1", "pods")
-    if info is not None:
-        apply_defaults(info, pod)
+    default_pod(pod)
     spec.setdefault("tolerations", []).append({"operator": "Exists", "effect": "NoExecute"})
     pod["status"] = {"phase": "Pending"}
     return pod

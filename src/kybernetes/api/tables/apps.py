@@ -158,11 +158,3 @@ CONTROLLER_REVISION = Printer(
     ),
     lambda obj, now: [name(obj), controller_name(obj), integer(obj, "revision"), age(obj, now)],
 )
-
-PRINTERS = {
-    ("apps", "Deployment"): DEPLOYMENT,
-    ("apps", "ReplicaSet"): REPLICA_SET,
-    ("apps", "StatefulSet"): STATEFUL_SET,
-    ("apps", "DaemonSet"): DAEMON_SET,
-    ("apps", "ControllerRevision"): CONTROLLER_REVISION,
-}

@@ -123,5 +123,3 @@ CRON_JOB = Printer(
     ),
     _cron_job_cells,
 )
-
-PRINTERS = {("batch", "Job"): JOB, ("batch", "CronJob"): CRON_JOB}

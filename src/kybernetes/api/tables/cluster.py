@@ -263,17 +263,5 @@ COMPONENT_STATUS = Printer(
     _component_status_cells,
 )
 
-_ADMISSION = "admissionregistration.k8s.io"
-_FLOWCONTROL = "flowcontrol.apiserver.k8s.io"
-PRINTERS = {
-    ("certificates.k8s.io", "CertificateSigningRequest"): CERTIFICATE_SIGNING_REQUEST,
-    ("node.k8s.io", "RuntimeClass"): RUNTIME_CLASS,
-    (_ADMISSION, "MutatingWebhookConfiguration"): _webhook_printer(),
-    (_ADMISSION, "ValidatingWebhookConfiguration"): _webhook_printer(),
-    (_ADMISSION, "ValidatingAdmissionPolicy"): VALIDATING_ADMISSION_POLICY,
-    (_ADMISSION, "ValidatingAdmissionPolicyBinding"): VALIDATING_ADMISSION_POLICY_BINDING,
-    (_FLOWCONTROL, "FlowSchema"): FLOW_SCHEMA,
-    (_FLOWCONTROL, "PriorityLevelConfiguration"): PRIORITY_LEVEL_CONFIGURATION,
-    ("apiregistration.k8s.io", "APIService"): API_SERVICE,
-    ("", "ComponentStatus"): COMPONENT_STATUS,
-}
+MUTATING_WEBHOOK_CONFIGURATION = _webhook_printer()
+VALIDATING_WEBHOOK_CONFIGURATION = _webhook_printer()

@@ -304,17 +304,5 @@ RESOURCE_QUOTA = Printer(
     _quota_cells,
 )
 
-PRINTERS = {
-    ("", "Namespace"): NAMESPACE,
-    ("", "Node"): NODE,
-    ("", "Service"): SERVICE,
-    ("", "Endpoints"): ENDPOINTS,
-    ("", "ConfigMap"): CONFIG_MAP,
-    ("", "Secret"): SECRET,
-    ("", "ServiceAccount"): SERVICE_ACCOUNT,
-    ("", "PodTemplate"): POD_TEMPLATE,
-    ("", "ReplicationController"): REPLICATION_CONTROLLER,
-    ("", "ResourceQuota"): RESOURCE_QUOTA,
-}
 
-__all__ = ["PRINTERS", "format_endpoints", "node_roles", "service_external_ip", "service_ports"]
+__all__ = ["format_endpoints", "node_roles", "service_external_ip", "service_ports"]

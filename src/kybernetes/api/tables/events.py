@@ -97,5 +97,3 @@ def event_cells(obj: Obj, now: datetime) -> list[Any]:
 
 
 EVENT = Printer(COLUMNS, event_cells)
-
-PRINTERS = {("", "Event"): EVENT, ("events.k8s.io", "Event"): EVENT}

@@ -114,9 +114,3 @@ NETWORK_POLICY = Printer(
         age(obj, now),
     ],
 )
-
-PRINTERS = {
-    ("networking.k8s.io", "Ingress"): INGRESS,
-    ("networking.k8s.io", "IngressClass"): INGRESS_CLASS,
-    ("networking.k8s.io", "NetworkPolicy"): NETWORK_POLICY,
-}

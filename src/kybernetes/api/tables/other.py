@@ -247,13 +247,5 @@ def _binding_printer(kind: str, noun: str) -> Printer:
     )
 
 
-_RBAC = "rbac.authorization.k8s.io"
-PRINTERS = {
-    ("coordination.k8s.io", "Lease"): LEASE,
-    ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,
-    ("autoscaling", "HorizontalPodAutoscaler"): HPA,
-    ("policy", "PodDisruptionBudget"): PDB,
-    ("scheduling.k8s.io", "PriorityClass"): PRIORITY_CLASS,
-    (_RBAC, "RoleBinding"): _binding_printer("RoleBinding", "roleBinding"),
-    (_RBAC, "ClusterRoleBinding"): _binding_printer("ClusterRoleBinding", "clusterRoleBinding"),
-}
+ROLE_BINDING = _binding_printer("RoleBinding", "roleBinding")
+CLUSTER_ROLE_BINDING = _binding_printer("ClusterRoleBinding", "clusterRoleBinding")

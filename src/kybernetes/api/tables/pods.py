@@ -215,4 +215,4 @@ def pod_conditions(pod: Obj) -> list[dict[str, str]] | None:
     return [{"type": "Completed", "status": "True", "reason": phase, "message": message}]
 
 
-PRINTERS = {("", "Pod"): Printer(COLUMNS, pod_cells, pod_conditions)}
+POD = Printer(COLUMNS, pod_cells, pod_conditions)

@@ -153,11 +153,6 @@ STORAGE_CLASS = Printer(
     _storage_class_cells,
 )
 
-PRINTERS = {
-    ("", "PersistentVolume"): PERSISTENT_VOLUME,
-    ("", "PersistentVolumeClaim"): PERSISTENT_VOLUME_CLAIM,
-    ("storage.k8s.io", "StorageClass"): STORAGE_CLASS,
-}
 
 # --- CSI objects and volume attachments (storage.k8s.io/v1) -------------------------------------------
 
@@ -237,13 +232,4 @@ VOLUME_ATTACHMENT = Printer(
         bool(dig(obj, "status", "attached")),
         age(obj, now),
     ],
-)
-
-PRINTERS.update(
-    {
-        ("storage.k8s.io", "CSIDriver"): CSI_DRIVER,
-        ("storage.k8s.io", "CSINode"): CSI_NODE,
-        ("storage.k8s.io", "CSIStorageCapacity"): CSI_STORAGE_CAPACITY,
-        ("storage.k8s.io", "VolumeAttachment"): VOLUME_ATTACHMENT,
-    }
 )

@@ -176,6 +176,13 @@ def update_pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     return out
 
 
+def update_pod_ephemeral_containers_subresource(
+    new: dict[str, Any], old: dict[str, Any], subresource: str
+) -> list[Cause]:
+    """``pods/ephemeralcontainers``: the server keeps all of the stored pod but spec.ephemeralContainers."""
+    return update_pod_ephemeral_containers(new, old)
+
+
 def update_pod_ephemeral_containers(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     """``ValidatePodEphemeralContainersUpdate``: a write to ``pods/ephemeralcontainers`` (the server kept
     everything but ``spec.ephemeralContainers`` of ``old``) may add ephemeral containers, never remove or

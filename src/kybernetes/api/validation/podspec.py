@@ -3,7 +3,7 @@
 Shared by Pods and by every pod template (PodTemplate, ReplicationController, apps workloads, Job,
 CronJob). Fields that upstream defaults before validating (``restartPolicy``, ``dnsPolicy``, container
 ``imagePullPolicy``...) are checked when present and not reported missing, so the functions give the
-same answers whether or not ``defaults.apply_defaults`` ran first.
+same answers whether or not the ``defaults`` of the kind ran first.
 """
 
 from __future__ import annotations

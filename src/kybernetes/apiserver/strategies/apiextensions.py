@@ -1,21 +1,52 @@
-"""CustomResourceDefinitions: their strategy, and turning a CRD into served ResourceInfo rows."""
+"""CustomResourceDefinitions: their strategy (status, serving the CRD's resources after a write and
+removing them after a delete), and turning a CRD into served ResourceInfo rows."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import TYPE_CHECKING, Any
 
+from kybernetes.api import defaults, errors
 from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
+from kybernetes.api.validation import TypeRules
+from kybernetes.api.validation import apiextensions as apiextensions_validation
 from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
+if TYPE_CHECKING:
+    from kybernetes.apiserver.context import ApiContext
+
 
 class CRDStrategy(Strategy):
+    rules = TypeRules(create=apiextensions_validation.create_crd, update=apiextensions_validation.update_crd)
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_crd(obj)
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = crd_status(obj, None)
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(new, old)
         new["status"] = crd_status(new, old.get("status"))
+
+    async def after_write(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+        """Serve the CRD's resources at once (the context's CRD watch also catches up later)."""
+        ctx.register_crd(obj)
+
+    async def after_delete(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+        """Upstream removes every custom resource of a deleted CRD, then stops serving them."""
+        for cr_info in resource_infos(obj):
+            with contextlib.suppress(Exception):
+                rs = ctx.resource_store(cr_info)
+                listed = await rs.list(None)
+                for item in listed.items:
+                    md = item["metadata"]
+                    with contextlib.suppress(errors.StatusError):
+                        await rs.delete_now(md.get("namespace"), md["name"], None)
+                break  # all versions share one storage prefix
+        ctx.unregister_crd(obj)
 
 
 def crd_status(crd: dict[str, Any], old_status: dict[str, Any] | None) -> dict[str, Any]:
@@ -80,7 +111,6 @@ def resource_infos(crd: dict[str, Any]) -> list[ResourceInfo]:
                 subresources=tuple(subs),
                 verbs=ALL_VERBS,
                 schema_name=None,
-                has_status="status" in sub_spec,
                 custom=True,
             )
         )

@@ -1,11 +1,16 @@
-"""Strategies of cluster-level kinds that differ from the default: CertificateSigningRequests (spec
-fixed at creation, ``/status`` for the signer, ``/approval`` for approvers) and APIServices (local ones
-are Available from creation, as the aggregator's strategy marks them)."""
+"""Strategies of cluster-level kinds (certificates, API registration, admission registration, flow
+control, runtime classes). CertificateSigningRequests add behaviour (spec fixed at creation, ``/status``
+for the signer, ``/approval`` for approvers), as do APIServices (local ones are Available from
+creation, as the aggregator's strategy marks them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api import defaults, selectors
+from kybernetes.api.tables import cluster as cluster_tables
+from kybernetes.api.validation import TypeRules, names
+from kybernetes.api.validation import cluster as cluster_validation
 from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
@@ -33,6 +38,15 @@ def _stamp_conditions(new: dict[str, Any], old: dict[str, Any]) -> None:
 class CertificateSigningRequestStrategy(Strategy):
     """Users cannot create pre-approved requests or claim another requester; each subresource owns
     its part: ``/approval`` the Approved/Denied conditions, ``/status`` the rest."""
+
+    rules = TypeRules(
+        create=cluster_validation.create_csr,
+        update=cluster_validation.update_csr,
+        status=cluster_validation.status_csr,
+        subresource=cluster_validation.validate_csr_update,
+    )
+    printer = cluster_tables.CERTIFICATE_SIGNING_REQUEST
+    field_rules = selectors.CSR_FIELDS
 
     status_subresources = ("status", "approval")
 
@@ -84,8 +98,83 @@ def local_available_condition() -> dict[str, Any]:
 
 
 class APIServiceStrategy(Strategy):
+    rules = TypeRules(
+        name_fn=names.path_segment_name,
+        create=cluster_validation.create_api_service,
+        status=cluster_validation.status_api_service,
+    )
+    printer = cluster_tables.API_SERVICE
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_api_service(obj)
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {}
         spec = obj.get("spec")
         if isinstance(spec, dict) and spec.get("service") is None:
             obj["status"] = {"conditions": [local_available_condition()]}
+
+
+class MutatingWebhookConfigurationStrategy(Strategy):
+    rules = TypeRules(create=cluster_validation.create_mutating_webhook_configuration)
+    printer = cluster_tables.MUTATING_WEBHOOK_CONFIGURATION
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_mutating_webhooks(obj)
+
+
+class ValidatingWebhookConfigurationStrategy(Strategy):
+    rules = TypeRules(create=cluster_validation.create_validating_webhook_configuration)
+    printer = cluster_tables.VALIDATING_WEBHOOK_CONFIGURATION
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_validating_webhooks(obj)
+
+
+class ValidatingAdmissionPolicyStrategy(Strategy):
+    rules = TypeRules(create=cluster_validation.create_validating_admission_policy)
+    printer = cluster_tables.VALIDATING_ADMISSION_POLICY
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_validating_admission_policy(obj)
+
+
+class ValidatingAdmissionPolicyBindingStrategy(Strategy):
+    rules = TypeRules(create=cluster_validation.create_validating_admission_policy_binding)
+    printer = cluster_tables.VALIDATING_ADMISSION_POLICY_BINDING
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_validating_admission_policy_binding(obj)
+
+
+class FlowSchemaStrategy(Strategy):
+    rules = TypeRules(
+        create=cluster_validation.create_flow_schema, status=cluster_validation.status_flowcontrol
+    )
+    printer = cluster_tables.FLOW_SCHEMA
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_flow_schema(obj)
+
+
+class PriorityLevelConfigurationStrategy(Strategy):
+    rules = TypeRules(
+        create=cluster_validation.create_priority_level, status=cluster_validation.status_flowcontrol
+    )
+    printer = cluster_tables.PRIORITY_LEVEL_CONFIGURATION
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_priority_level(obj)
+
+
+class RuntimeClassStrategy(Strategy):
+    rules = TypeRules(
+        create=cluster_validation.create_runtime_class, update=cluster_validation.update_runtime_class
+    )
+    printer = cluster_tables.RUNTIME_CLASS

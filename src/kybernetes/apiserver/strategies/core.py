@@ -1,4 +1,7 @@
-"""Strategies of core/v1 kinds that differ from the default: pods, namespaces, nodes, services."""
+"""Strategies of the core/v1 kinds: each binds its validation rules, defaulter, table printer and
+field-selector rules; pods (graceful deletion, QoS, ephemeral containers), namespaces (Terminating,
+always-pending deletion), nodes, services (IP and node-port allocation, quota on update), claims,
+bindings (a create that is ``pods/binding``) and the computed ComponentStatus add behaviour of their own."""
 
 from __future__ import annotations
 
@@ -6,11 +9,21 @@ import ipaddress
 import random
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
+from kybernetes.api import defaults, errors, selectors
 from kybernetes.api.pods import compute_qos_class
+from kybernetes.api.tables import cluster as cluster_tables
+from kybernetes.api.tables import core as core_tables
+from kybernetes.api.tables import events as events_tables
+from kybernetes.api.tables import pods as pods_tables
+from kybernetes.api.tables import storage as storage_tables
+from kybernetes.api.validation import TypeRules, names
+from kybernetes.api.validation import apps as apps_validation
+from kybernetes.api.validation import core as core_validation
+from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
 from kybernetes.apiserver.strategies.base import Strategy
 
 if TYPE_CHECKING:
+    from kybernetes.apiserver.context import ApiContext
     from kybernetes.apiserver.resource_store import ResourceStore
 
 DEFAULT_POD_GRACE_SECONDS = 30
@@ -18,6 +31,18 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 class PodStrategy(Strategy):
+    rules = TypeRules(
+        create=core_validation.create_pod,
+        update=core_validation.update_pod,
+        status=core_validation.status_pod,
+        subresource=core_validation.update_pod_ephemeral_containers_subresource,
+    )
+    printer = pods_tables.POD
+    field_rules = selectors.POD_FIELDS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_pod(obj)
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending"}
 
@@ -72,6 +97,20 @@ class PodStrategy(Strategy):
 
 
 class NamespaceStrategy(Strategy):
+    rules = TypeRules(
+        name_fn=names.name_is_dns_label,
+        create=core_validation.create_namespace,
+        update=core_validation.update_namespace,
+        status=core_validation.status_namespace,
+    )
+    printer = core_tables.NAMESPACE
+    field_rules = selectors.NAMESPACE_FIELDS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_namespace(obj)
+
+    deletion_always_pending = True
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Active"}
 
@@ -89,12 +128,67 @@ class NamespaceStrategy(Strategy):
 
 
 class NodeStrategy(Strategy):
+    rules = TypeRules(
+        create=core_validation.create_node,
+        update=core_validation.update_node,
+        status=core_validation.status_node,
+    )
+    printer = core_tables.NODE
+    field_rules = selectors.NODE_FIELDS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_node(obj)
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         """The kubelet registers its Node with status; keep it (as upstream does)."""
 
 
+class PersistentVolumeClaimStrategy(Strategy):
+    rules = TypeRules(
+        create=core_validation.create_persistent_volume_claim,
+        update=core_validation.update_persistent_volume_claim,
+    )
+    printer = storage_tables.PERSISTENT_VOLUME_CLAIM
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_pvc(obj)
+
+    charges_quota_on_update = True
+
+
+class BindingStrategy(Strategy):
+    """``POST namespaces/<ns>/bindings`` binds the pod the Binding names, as ``pods/<name>/binding``."""
+
+    create_as_subresource = ("pods", "binding")
+
+
+class ComponentStatusStrategy(Strategy):
+    """Computed on each read from the control plane's leases and the store, never stored."""
+
+    printer = cluster_tables.COMPONENT_STATUS
+
+    computed = True
+    read_warnings = (DEPRECATION_WARNING,)
+
+    async def computed_items(self, ctx: ApiContext) -> list[dict[str, Any]]:
+        return await component_statuses(ctx)
+
+
 class ServiceStrategy(Strategy):
     """Allocates cluster IPs and node ports, and keeps them across updates."""
+
+    rules = TypeRules(
+        name_fn=names.name_is_dns1035_label,
+        create=core_validation.create_service,
+        update=core_validation.update_service,
+    )
+    printer = core_tables.SERVICE
+    field_rules = selectors.SERVICE_FIELDS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_service(obj)
+
+    charges_quota_on_update = True
 
     service_cidr = ipaddress.ip_network("10.96.0.0/12")
     node_port_range = (30000, 32767)
@@ -219,3 +313,79 @@ class ServiceStrategy(Strategy):
                     if isinstance(port, dict) and not port.get("nodePort"):
                         port["nodePort"] = self._pick_port(used)
                         used.add(port["nodePort"])
+
+
+class EndpointsStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_endpoints)
+    printer = core_tables.ENDPOINTS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_endpoints(obj)
+
+
+class ConfigMapStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_config_map, update=core_validation.update_config_map)
+    printer = core_tables.CONFIG_MAP
+
+
+class SecretStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_secret, update=core_validation.update_secret)
+    printer = core_tables.SECRET
+    field_rules = selectors.SECRET_FIELDS
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_secret(obj)
+
+
+class EventStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_event)
+    printer = events_tables.EVENT
+    field_rules = selectors.EVENT_FIELDS
+
+
+class ServiceAccountStrategy(Strategy):
+    printer = core_tables.SERVICE_ACCOUNT
+
+
+class PersistentVolumeStrategy(Strategy):
+    rules = TypeRules(
+        name_fn=names.path_segment_name,
+        create=core_validation.create_persistent_volume,
+        update=core_validation.update_persistent_volume,
+    )
+    printer = storage_tables.PERSISTENT_VOLUME
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_pv(obj)
+
+
+class ResourceQuotaStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_resource_quota)
+    printer = core_tables.RESOURCE_QUOTA
+
+
+class LimitRangeStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_limit_range)
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_limit_range(obj)
+
+
+class PodTemplateStrategy(Strategy):
+    rules = TypeRules(create=core_validation.create_pod_template)
+    printer = core_tables.POD_TEMPLATE
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_pod_template_kind(obj)
+
+
+class ReplicationControllerStrategy(Strategy):
+    rules = TypeRules(
+        create=core_validation.create_replication_controller, status=apps_validation.status_replicas
+    )
+    printer = core_tables.REPLICATION_CONTROLLER
+    field_rules = selectors.REPLICATION_CONTROLLER_FIELDS
+    tracks_generation = True
+
+    def default(self, obj: dict[str, Any]) -> None:
+        defaults.default_replication_controller(obj)
