@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes._lib.tasks import TaskOwner
 from kybernetes.api.errors import StatusError
 from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, split_key
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
@@ -358,6 +359,7 @@ class SimulatedNodes:
         self._overrides: dict[str, dict[str, str]] = {}  # node -> condition type -> status set by a test
         self.registered = asyncio.Event()
         self.stats: dict[str, int] = {"lease_renewals": 0, "lease_failures": 0, "stages_applied": 0}
+        self._background = TaskOwner("simulated-nodes", logger=log)  # one-off renewals; closed by run()
 
     # --- node objects -----------------------------------------------------------------------------------
     def node_object(self, info: NodeInfo) -> Obj:
@@ -510,7 +512,7 @@ class SimulatedNodes:
         info = self.nodes[name]
         info.alive = True
         self.node_queue.add(name)
-        asyncio.get_running_loop().create_task(self._bounded(self._renew(info)))
+        self._background.spawn(self._bounded(self._renew(info)), name=f"renew:{name}")
         for pod in self.pod_informer.indexer.list():
             if _node_name_of(pod) == name:
                 self.queue.add(object_key(pod))
@@ -695,5 +697,6 @@ class SimulatedNodes:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await self._background.close()
             if self._own_informers:
                 await self.informers.stop()
