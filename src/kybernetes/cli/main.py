@@ -11,15 +11,17 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
 from kybernetes.cli.components import COMMANDS
 from kybernetes.cli.model import Command
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    """``kyb``'s parser: one subcommand per command of the list."""
     parser = argparse.ArgumentParser(prog="kyb", description="kybernetes: a small Kubernetes")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
+    for command in commands:
         p = sub.add_parser(command.name, help=command.help)
         command.flags(p)
         p.set_defaults(kyb_command=command)
