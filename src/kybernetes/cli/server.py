@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import ssl
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,7 +74,12 @@ def _write_private_text(path: Path, text: str) -> None:
         f.write(text)
 
 
-async def run(args: argparse.Namespace, embedded: Sequence[Component]) -> int:
+async def run(
+    args: argparse.Namespace, embedded: Sequence[Component], *, stop: asyncio.Event | None = None
+) -> int:
+    """Serve until SIGTERM/SIGINT (or ``stop``, for running a server in-process); the exit code.
+
+    A component that cannot start stops everything started before it, and the server exits 1."""
     data_dir, kubeconfig_path = _prepare_paths(args)
     datastore = args.datastore or f"sqlite://{data_dir / 'state.db'}"
     tokens: set[str] | None = None
@@ -133,7 +139,12 @@ async def run(args: argparse.Namespace, embedded: Sequence[Component]) -> int:
             assert component.embedded is not None
             if vars(args)[component.disable_dest]:
                 continue
-            running = await component.embedded.start(env)
+            try:
+                running = await component.embedded.start(env)
+            except Exception as exc:
+                log.exception("cannot start %s", component.name)
+                print(f"kyb server: cannot start {component.name}: {exc}", file=sys.stderr, flush=True)
+                return 1  # leaving the stacks stops what started before it
             stack.push_async_callback(running.close)  # stopped in reverse order of start
             started.append(component.name)
         log.info("embedded components: %s", ", ".join(started) or "none")
@@ -144,11 +155,12 @@ async def run(args: argparse.Namespace, embedded: Sequence[Component]) -> int:
         print(f"kybernetes API server listening on {url}", flush=True)
         if pki is not None:
             print(f"  export KUBECONFIG={kubeconfig_path}\n  kubectl get namespaces", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        if stop is None:  # a process of its own: the signals stop it
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
     return 0
