@@ -106,14 +106,19 @@ class AgentHandle:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=40)
-        for task in self.tasks:
-            task.cancel()
+        if self.tasks:
+            # a kubelet stops its pod workers gracefully; failures were logged by the tasks' done-callbacks
+            _, pending = await asyncio.wait(self.tasks, timeout=40)
+            for task in pending:
+                log.warning("%s did not stop within 40s; cancelling it", task.get_name())
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
         for closer in reversed(self.closers):
-            with contextlib.suppress(Exception):
+            try:
                 await closer()
+            except Exception:
+                log.exception("stopping the agent: %r failed", closer)
 
 
 def choose_runtime(requested: str) -> str:
@@ -385,9 +390,11 @@ async def _kill_process_pods(root: Path) -> int:
         running = [c for c in containers if c.state == "running"]
         await asyncio.gather(*(runtime.stop_container(c.id, 0) for c in running), return_exceptions=True)
         for sandbox_id, _config in await runtime.list_sandboxes():
-            with contextlib.suppress(Exception):
+            try:
                 await runtime.stop_sandbox(sandbox_id)
                 await runtime.remove_sandbox(sandbox_id)
+            except Exception as exc:  # keep cleaning up the others; say which one is left
+                log.warning("could not remove process-runtime sandbox %s: %s", sandbox_id, exc)
         return len(running)
     finally:
         await runtime.close()

@@ -193,8 +193,12 @@ class ControllerManager:
             stopper.cancel()
             if not main.done():
                 main.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
+                try:
                     await main
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("controller manager: error while stopping")
 
     def build(self, ctx: ControllerContext) -> dict[str, Controller]:
         built: dict[str, Controller] = {}
@@ -240,9 +244,11 @@ class ControllerManager:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await informers.stop()
-            for recorder in ctx.recorders.values():
-                with contextlib.suppress(Exception):
+            for name, recorder in ctx.recorders.items():
+                try:
                     await recorder.stop(timeout=2.0)
+                except Exception:
+                    log.exception("event recorder %s did not stop cleanly", name)
 
     def workers_for(self, name: str, controller: Controller) -> int:
         extra = self.options.extra.get(f"concurrent_{name}_syncs")
