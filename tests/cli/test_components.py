@@ -81,7 +81,7 @@ def test_existing_flags_and_defaults_are_kept() -> None:
         "agent": {
             "--server", "--token", "--ca-file", "--node-name", "--data-dir", "--runtime",
             "--container-runtime-endpoint", "--node-ip", "--kubelet-port", "--pod-manifest-path",
-            "--node-label", "--instance-type", "--pod-cidr", "--simulate", "--log-level",
+            "--node-label", "--instance-type", "--pod-cidr", "--simulate", "--stages", "--log-level",
         },
         "killall": {"--data-dir", "--agent-data-dir", "--log-level"},
     }  # fmt: skip
