@@ -24,9 +24,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import API_SERVICE_PRIORITIES, Registry
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.cluster import local_available_condition
 from kybernetes.storage import KeyExistsError
 

@@ -7,9 +7,8 @@ import contextlib
 import logging
 from typing import Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for
 from kybernetes.apiserver.strategies.apiextensions import resource_infos, version_of

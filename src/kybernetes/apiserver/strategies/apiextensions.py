@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api import meta
 from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
 
