@@ -16,9 +16,9 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from kybernetes.api.meta import parse_time
 from kybernetes.client import (
     ApiClient,
     EventRecorder,
@@ -95,13 +95,7 @@ def ready_since(pod: Mapping[str, Any]) -> float | None:
     or None when it is not Ready."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("status") == "True":
-            ts = cond.get("lastTransitionTime")
-            if isinstance(ts, str):
-                try:
-                    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-                except ValueError:
-                    return 0.0
-            return 0.0
+            return parse_time(cond.get("lastTransitionTime")) or 0.0
     return None
 
 

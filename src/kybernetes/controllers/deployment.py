@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers import deployment_util as du
@@ -743,7 +744,7 @@ class DeploymentController(Controller):
             return
         if du.deployment_complete(d, status) or cond.get("reason") == du.TIMED_OUT:
             return
-        since = du.parse_time(cond.get("lastUpdateTime"))
+        since = parse_time(cond.get("lastUpdateTime"))
         if since is None:
             return
         after = since + int((d.get("spec") or {}).get("progressDeadlineSeconds") or 0) - now

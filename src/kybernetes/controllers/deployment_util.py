@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from kybernetes.api.meta import format_time, parse_time
 
 Obj = dict[str, Any]
 
@@ -83,19 +83,6 @@ def status_int(obj: Mapping[str, Any] | None, field: str) -> int:
     if obj is None:
         return 0
     return int((obj.get("status") or {}).get(field) or 0)
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def creation_key(obj: Mapping[str, Any]) -> tuple[float, str]:
@@ -398,7 +385,7 @@ def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float)
 
 # --- conditions ---------------------------------------------------------------------------------------
 def new_condition(kind: str, status: str, reason: str, message: str, now: str | None = None) -> Obj:
-    ts = now or now_rfc3339()
+    ts = now or format_time()
     return {
         "type": kind,
         "status": status,

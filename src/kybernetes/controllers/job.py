@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import format_time, parse_time
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
     CONTROLLER_UID_INDEX,
@@ -72,17 +73,6 @@ Obj = Mapping[str, Any]
 
 
 # --- small helpers ------------------------------------------------------------------------------------
-def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _md(obj: Obj) -> Mapping[str, Any]:
@@ -215,7 +205,7 @@ def match_pod_failure_policy(job: Obj, pod: Obj) -> tuple[str, str] | None:
 
 
 def _condition(ctype: str, status: str, reason: str, message: str, now: float) -> dict[str, Any]:
-    ts = rfc3339(now)
+    ts = format_time(now)
     return {
         "type": ctype,
         "status": status,
@@ -646,8 +636,8 @@ class JobController(Controller):
             if sus is not None and sus.get("status") == "True":
                 _set_condition(conds, _condition("Suspended", "False", "JobResumed", "Job resumed", now))
                 self.recorder.normal(job, "Resumed", "Job resumed")
-                status["startTime"] = rfc3339(now)
-            status.setdefault("startTime", rfc3339(now))
+                status["startTime"] = format_time(now)
+            status.setdefault("startTime", format_time(now))
 
         # 4. finished?
         success = condition_true(job, "SuccessCriteriaMet")
@@ -705,7 +695,7 @@ class JobController(Controller):
                 await self._delete_pod(job, pod, key)
             if not terminating and not unc_s and not unc_f and not self._tracked_left(pods, removing):
                 _set_condition(conds, _condition("Complete", "True", "CompletionsReached", msg, now))
-                status["completionTime"] = rfc3339(now)
+                status["completionTime"] = format_time(now)
                 self.recorder.normal(job, "Completed", "Job completed")
         elif suspended:
             for pod in active:

@@ -39,10 +39,10 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import now_rfc3339, parse_time
 from kybernetes.api.tolerations import tolerates
 from kybernetes.client import WorkQueue, object_key, run_worker, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
@@ -103,17 +103,6 @@ ZONE_FULL = "FullDisruption"
 
 
 # --- pure helpers -----------------------------------------------------------------------------------------
-def _now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: Any) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _conditions(node: Mapping[str, Any]) -> dict[str, Obj]:
@@ -350,7 +339,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         name = object_key(node)
-        now = _now_rfc3339()
+        now = now_rfc3339()
         conds = _conditions(node)
         was_ready = ready_status(node) == "True"
         new_conditions: list[Obj] = []
@@ -394,7 +383,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node: Obj) -> None:
         """Upstream's ``MarkPodsNotReady``: Ready=False on every pod of a node that is not Ready."""
-        now = _now_rfc3339()
+        now = now_rfc3339()
         for pod in self.pods.by_index(NODE_INDEX, object_key(node)):
             status = pod.get("status") or {}
             if status.get("phase") in ("Succeeded", "Failed"):
@@ -464,7 +453,7 @@ class NodeLifecycleController(Controller):
                 out.append({"key": key, "effect": "NoSchedule"})
         for key in sorted(noexecute):
             if (key, "NoExecute") not in have:
-                out.append({"key": key, "effect": "NoExecute", "timeAdded": _now_rfc3339()})
+                out.append({"key": key, "effect": "NoExecute", "timeAdded": now_rfc3339()})
                 adds_noexecute = True
         return out, adds_noexecute
 
@@ -528,7 +517,7 @@ class NodeLifecycleController(Controller):
         if tolerated and seconds is None:
             return
         if tolerated and seconds:
-            added = [_parse_time(t.get("timeAdded")) for t in taints]
+            added = [parse_time(t.get("timeAdded")) for t in taints]
             known = [a for a in added if a is not None]
             start = min(known) if known else time.time()
             remaining = start + seconds - time.time()
@@ -547,7 +536,7 @@ class NodeLifecycleController(Controller):
         if len(self._evicted) > 10000:
             self._evicted = {u: t for u, t in self._evicted.items() if now_mono - t < 30.0}
         self._evicted[uid] = now_mono
-        now = _now_rfc3339()
+        now = now_rfc3339()
         conditions = [
             c
             for c in (pod.get("status") or {}).get("conditions") or []

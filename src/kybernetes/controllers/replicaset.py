@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import now_rfc3339, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
 from kybernetes.controllers.deployment_util import (
     is_pod_available,
     is_pod_ready,
-    now_rfc3339,
-    parse_time,
     pod_condition,
     spec_replicas,
 )

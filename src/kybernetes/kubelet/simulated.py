@@ -43,10 +43,11 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import format_micro_time as rfc3339_micro
+from kybernetes.api.meta import format_time as rfc3339
 from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, split_key
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 
@@ -74,14 +75,6 @@ NODE_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
     ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 )
-
-
-def rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def rfc3339_micro(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
