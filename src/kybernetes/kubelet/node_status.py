@@ -24,11 +24,11 @@ import platform
 import socket
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.meta import format_micro_time, now_rfc3339
 from kybernetes.api.quota import format_quantity
 from kybernetes.api.validation.quantity import parse as parse_quantity
 from kybernetes.client import ApiClient, StatusError
@@ -55,11 +55,6 @@ PRESSURE = {
         ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
     ),
 }
-
-
-def _rfc3339(micro: bool = False) -> str:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.now(UTC).strftime(fmt)
 
 
 def _meminfo() -> dict[str, int]:
@@ -252,7 +247,7 @@ class NodeStatusManager:
     # --- registration ----------------------------------------------------------------------------------
     async def register(self) -> Obj:
         self.info = await asyncio.to_thread(machine_info, self.root_dir)
-        status = self._stamp(await self.compute_status(), _rfc3339())
+        status = self._stamp(await self.compute_status(), now_rfc3339())
         spec: Obj = {}
         if self.options.register_with_taints:
             spec["taints"] = [dict(t) for t in self.options.register_with_taints]
@@ -292,7 +287,7 @@ class NodeStatusManager:
         due = time.monotonic() - self._last_report >= self.options.node_status_report_frequency
         if not force and not due and self._strip(status) == self._strip(self._posted):
             return False
-        stamped = self._stamp(status, _rfc3339())
+        stamped = self._stamp(status, now_rfc3339())
         try:
             await self.api.nodes.patch(self.node_name, {"status": stamped}, subresource="status")
         except StatusError as exc:
@@ -330,12 +325,12 @@ class NodeStatusManager:
             "spec": {
                 "holderIdentity": self.node_name,
                 "leaseDurationSeconds": self.options.node_lease_duration_seconds,
-                "renewTime": _rfc3339(micro=True),
+                "renewTime": format_micro_time(),
             },
         }
 
     async def renew_lease(self) -> None:
-        patch = {"spec": {"renewTime": _rfc3339(micro=True), "holderIdentity": self.node_name}}
+        patch = {"spec": {"renewTime": format_micro_time(), "holderIdentity": self.node_name}}
         try:
             await self.api.leases.patch(self.node_name, patch, namespace=LEASE_NAMESPACE)
         except StatusError as exc:
