@@ -1,5 +1,5 @@
-"""The object vocabulary every component shares: the ``Obj`` alias, metadata accessors, names and uids,
-labels, deep copy, generation tracking (``spec_changed``) and RFC 3339 timestamps.
+"""The object vocabulary every component shares: the ``Obj`` / ``ObjView`` aliases, metadata accessors,
+names and uids, labels, deep copy, generation tracking (``spec_changed``) and RFC 3339 timestamps.
 
 One copy of each, used by the API server, the client, controllers, the scheduler and the kubelet (upstream
 keeps these in ``k8s.io/apimachinery/pkg/apis/meta/v1``). Timestamps follow ``metav1.Time`` (UTC, whole
@@ -14,6 +14,7 @@ import copy
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "GENERATED_SUFFIX_LEN",
     "MAX_GENERATE_NAME_PREFIX",
     "Obj",
+    "ObjView",
     "deep_copy",
     "format_micro_time",
     "format_time",
@@ -39,6 +41,8 @@ __all__ = [
 
 Obj = dict[str, Any]
 """A Kubernetes object (or any part of one) as decoded JSON."""
+ObjView = Mapping[str, Any]
+"""The same, for code that only reads it."""
 
 # Upstream's generateName alphabet (no vowels, no look-alike characters).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"

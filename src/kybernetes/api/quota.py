@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from kybernetes.api import errors
-from kybernetes.api.meta import parse_time
+from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.pods import BEST_EFFORT, qos_class
 from kybernetes.api.validation.quantity import canonical, parse
 
@@ -28,7 +28,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 Usage = dict[str, Fraction]
 TERMINAL = ("Succeeded", "Failed")
 COMPUTE_VALIDATION = frozenset(

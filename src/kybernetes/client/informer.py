@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.selectors import LabelSelector, parse_label_selector
 from kybernetes.client.rest import (
@@ -63,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
 NAMESPACE_INDEX = "namespace"
 LABEL_INDEX = "labels"

@@ -34,10 +34,10 @@ import functools
 import logging
 import time
 import zoneinfo
-from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.meta import format_time, parse_datetime
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 UTC = dt.UTC
-
-Obj = Mapping[str, Any]
 
 
 def job_name_for(cronjob_name: str, scheduled: dt.datetime) -> str:

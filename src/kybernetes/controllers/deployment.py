@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import parse_time
+from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers import deployment_util as du
@@ -47,7 +47,6 @@ from kybernetes.controllers.deployment_util import (
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 CONFLICT_RETRY = 0.05
 
 

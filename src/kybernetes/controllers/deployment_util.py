@@ -27,9 +27,7 @@ from typing import Any
 
 import orjson
 
-from kybernetes.api.meta import format_time, parse_time
-
-Obj = dict[str, Any]
+from kybernetes.api.meta import Obj, format_time, parse_time
 
 DEFAULT_UNIQUE_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import now_rfc3339, parse_time
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
@@ -41,7 +41,6 @@ __all__ = ["DisruptionController", "compute_pdb_status", "pod_is_ready", "scaled
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 DELETION_TIMEOUT = 120.0  # seconds an eviction-approved pod stays in disruptedPods (upstream DeletionTimeout)
 
 

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.meta import format_time, parse_time
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
@@ -68,8 +69,6 @@ COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 INDEX_FAILURE_COUNT_ANNOTATION = "batch.kubernetes.io/job-index-failure-count"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 MAX_BATCH = 500
-
-Obj = Mapping[str, Any]
 
 
 # --- small helpers ------------------------------------------------------------------------------------

@@ -26,12 +26,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import now_rfc3339
+from kybernetes.api.meta import Obj, now_rfc3339
 from kybernetes.controllers.base import Controller, ControllerContext
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 FINALIZER = "kubernetes"
 DISCOVERY_TTL = 5.0
 REMAINING_RETRY = 1.0

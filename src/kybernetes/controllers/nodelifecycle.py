@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import now_rfc3339, parse_time
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.tolerations import tolerates
 from kybernetes.client import WorkQueue, object_key, run_worker, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
@@ -64,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"

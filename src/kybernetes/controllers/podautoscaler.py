@@ -45,7 +45,7 @@ from fractions import Fraction
 from typing import Any, Protocol, TypedDict
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import format_time, parse_time
+from kybernetes.api.meta import Obj, format_time, parse_time
 from kybernetes.api.validation.quantity import canonical, parse
 from kybernetes.client import ApiClient, object_key, split_key
 from kybernetes.controllers.base import Controller, ControllerContext
@@ -60,8 +60,6 @@ __all__ = [
     "ScaleNormalizer",
     "default_behavior",
 ]
-
-Obj = dict[str, Any]
 
 
 class PodMetric(TypedDict, total=False):

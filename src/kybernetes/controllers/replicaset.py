@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
-from kybernetes.api.meta import now_rfc3339, parse_time
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
@@ -47,7 +47,6 @@ from kybernetes.controllers.deployment_util import (
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 
 BURST_REPLICAS = 500  # upstream's per-sync cap on creations / deletions
 SLOW_START_INITIAL_BATCH = 1

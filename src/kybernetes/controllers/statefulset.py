@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import split_key
 from kybernetes.controllers.base import (
@@ -67,8 +68,6 @@ log = logging.getLogger(__name__)
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
-
-Obj = Mapping[str, Any]
 
 
 def pod_ordinal(set_name: str, pod_name: str) -> int | None:

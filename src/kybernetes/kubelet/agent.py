@@ -28,6 +28,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, EventRecorder, SharedInformerFactory
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.container_names import LABEL_POD_UID
@@ -47,7 +48,6 @@ from kybernetes.kubelet.worker_context import WorkerContext
 __all__ = ["Kubelet", "KubeletOptions"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 
 

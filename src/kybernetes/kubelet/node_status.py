@@ -28,7 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from kybernetes.api.meta import format_micro_time, now_rfc3339
+from kybernetes.api.meta import Obj, format_micro_time, now_rfc3339
 from kybernetes.api.quota import format_quantity
 from kybernetes.api.validation.quantity import parse as parse_quantity
 from kybernetes.client import ApiClient, StatusError
@@ -38,7 +38,6 @@ from kybernetes.kubelet.runtime import Runtime
 __all__ = ["NodeStatusManager", "detect_node_ip", "machine_info"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 PRESSURE = {

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.api.meta import format_micro_time as rfc3339_micro
 from kybernetes.api.meta import format_time as rfc3339
 from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, split_key
@@ -64,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 ANNOTATION_EXIT_CODE = "kybernetes.io/simulate-exit-code"
 ANNOTATION_DURATION = "kybernetes.io/simulate-duration"
 ANNOTATION_SIMULATED = "kybernetes.io/simulated"

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kybernetes.api.meta import format_time
+from kybernetes.api.meta import Obj, format_time
 from kybernetes.api.pods import qos_class
 from kybernetes.client import ApiClient, StatusError
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
@@ -29,7 +29,6 @@ from kybernetes.kubelet.runtime import ContainerStatus
 __all__ = ["StatusManager", "compute_status", "get_phase"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kybernetes.api import schemas
+from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.meta import format_time, parse_datetime
 
-Obj = Mapping[str, Any]
 Cells = Callable[[Obj, datetime], list[Any]]
 Conditions = Callable[[Obj], list[dict[str, str]] | None]
 
