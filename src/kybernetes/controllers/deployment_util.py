@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from kybernetes.api.conditions import get_condition
+from kybernetes.api.conditions import set_condition as set_condition_in
 from kybernetes.api.meta import Obj, format_time, parse_time
 
 DEFAULT_UNIQUE_LABEL = "pod-template-hash"
@@ -360,10 +362,7 @@ def proportion(rs: Mapping[str, Any] | None, d: Mapping[str, Any], to_add: int, 
 
 # --- pods ---------------------------------------------------------------------------------------------
 def pod_condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond  # type: ignore[no-any-return]
-    return None
+    return get_condition(pod.get("status"), kind)
 
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -394,33 +393,11 @@ def new_condition(kind: str, status: str, reason: str, message: str, now: str | 
     }
 
 
-def get_condition(status: Mapping[str, Any] | None, kind: str) -> Obj | None:
-    for cond in (status or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond  # type: ignore[no-any-return]
-    return None
-
-
 def set_condition(status: Obj, cond: Obj) -> None:
-    current = get_condition(status, cond["type"])
-    if (
-        current is not None
-        and current.get("status") == cond["status"]
-        and current.get("reason") == cond.get("reason")
-    ):
-        return
-    if current is not None and current.get("status") == cond["status"]:
-        cond["lastTransitionTime"] = current.get("lastTransitionTime", cond["lastTransitionTime"])
-    remove_condition(status, cond["type"])
-    status.setdefault("conditions", []).append(cond)
-
-
-def remove_condition(status: Obj, kind: str) -> None:
-    conds = [c for c in status.get("conditions") or [] if c.get("type") != kind]
-    if conds:
+    """Upstream's ``SetDeploymentCondition``: unchanged on the same status and reason, else moved last."""
+    conds = list(status.get("conditions") or [])
+    if set_condition_in(conds, cond, to_end=True):
         status["conditions"] = conds
-    else:
-        status.pop("conditions", None)
 
 
 def has_progress_deadline(d: Mapping[str, Any]) -> bool:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.api.conditions import set_condition
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.selectors import label_selector_from_dict
@@ -147,13 +148,8 @@ def compute_pdb_status(
 def _with_condition(pdb: Mapping[str, Any], status: str, reason: str, message: str) -> list[Obj]:
     conditions = [dict(c) for c in (pdb.get("status") or {}).get("conditions") or []]
     generation = (pdb.get("metadata") or {}).get("generation") or 0
-    for cond in conditions:
-        if cond.get("type") == "DisruptionAllowed":
-            if cond.get("status") != status:
-                cond["lastTransitionTime"] = now_rfc3339()
-            cond.update(status=status, reason=reason, message=message, observedGeneration=generation)
-            return conditions
-    conditions.append(
+    set_condition(
+        conditions,
         {
             "type": "DisruptionAllowed",
             "status": status,
@@ -161,7 +157,8 @@ def _with_condition(pdb: Mapping[str, Any], status: str, reason: str, message: s
             "message": message,
             "observedGeneration": generation,
             "lastTransitionTime": now_rfc3339(),
-        }
+        },
+        same_when=(),
     )
     return conditions
 

@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from kybernetes.api.conditions import get_condition, is_true
+from kybernetes.api.conditions import set_condition as _set_condition
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.meta import format_time, parse_time
@@ -146,15 +148,11 @@ def format_indexes(indexes: Iterable[int]) -> str:
 
 
 def find_condition(job: Obj, ctype: str) -> Mapping[str, Any] | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond  # type: ignore[no-any-return]
-    return None
+    return get_condition(job.get("status"), ctype)
 
 
 def condition_true(job: Obj, ctype: str) -> bool:
-    cond = find_condition(job, ctype)
-    return cond is not None and cond.get("status") == "True"
+    return is_true(job.get("status"), ctype)
 
 
 def is_finished(job: Obj) -> bool:
@@ -213,21 +211,6 @@ def _condition(ctype: str, status: str, reason: str, message: str, now: float) -
         "lastProbeTime": ts,
         "lastTransitionTime": ts,
     }
-
-
-def _set_condition(conds: list[dict[str, Any]], new: dict[str, Any]) -> bool:
-    """Add or update a condition; True if anything changed (the transition time moves only on a
-    status change)."""
-    for i, cond in enumerate(conds):
-        if cond.get("type") == new["type"]:
-            if cond.get("status") == new["status"] and cond.get("reason") == new["reason"]:
-                return False
-            if cond.get("status") == new["status"]:
-                new = {**new, "lastTransitionTime": cond.get("lastTransitionTime", new["lastTransitionTime"])}
-            conds[i] = new
-            return True
-    conds.append(new)
-    return True
 
 
 class _Clock:

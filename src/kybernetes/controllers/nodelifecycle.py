@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.api.conditions import by_type
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.tolerations import tolerates
@@ -104,19 +105,15 @@ ZONE_FULL = "FullDisruption"
 # --- pure helpers -----------------------------------------------------------------------------------------
 
 
-def _conditions(node: Mapping[str, Any]) -> dict[str, Obj]:
-    return {str(c.get("type")): c for c in (node.get("status") or {}).get("conditions") or []}
-
-
 def ready_status(node: Mapping[str, Any]) -> str | None:
-    cond = _conditions(node).get("Ready")
+    cond = by_type(node.get("status")).get("Ready")
     return None if cond is None else str(cond.get("status"))
 
 
 def desired_condition_taints(node: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     """(NoSchedule keys, NoExecute keys) the node's conditions call for."""
     noschedule: set[str] = set()
-    for ctype, cond in _conditions(node).items():
+    for ctype, cond in by_type(node.get("status")).items():
         key = CONDITION_TAINTS.get((ctype, str(cond.get("status"))))
         if key:
             noschedule.add(key)
@@ -284,7 +281,7 @@ class NodeLifecycleController(Controller):
 
     def _observe_node(self, node: Obj) -> _Health:
         name = object_key(node)
-        beat = str((_conditions(node).get("Ready") or {}).get("lastHeartbeatTime") or "")
+        beat = str((by_type(node.get("status")).get("Ready") or {}).get("lastHeartbeatTime") or "")
         health = self.health.get(name)
         if health is None:
             health = self.health[name] = _Health(time.monotonic(), ready_heartbeat=beat)
@@ -333,13 +330,13 @@ class NodeLifecycleController(Controller):
                 self.queue.add(object_key(node))
 
     def _needs_unknown(self, node: Obj) -> bool:
-        conds = _conditions(node)
+        conds = by_type(node.get("status"))
         return any((conds.get(t) or {}).get("status") != "Unknown" for t in UNKNOWN_CONDITIONS)
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         name = object_key(node)
         now = now_rfc3339()
-        conds = _conditions(node)
+        conds = by_type(node.get("status"))
         was_ready = ready_status(node) == "True"
         new_conditions: list[Obj] = []
         for ctype in UNKNOWN_CONDITIONS:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol, TypedDict
 
+from kybernetes.api.conditions import transition_time
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, format_time, parse_time
 from kybernetes.api.validation.quantity import canonical, parse
@@ -846,9 +847,7 @@ class HorizontalPodAutoscalerController(Controller):
                 "status": cstatus,
                 "reason": reason,
                 "message": message,
-                "lastTransitionTime": prev.get("lastTransitionTime")
-                if prev.get("status") == cstatus
-                else now,
+                "lastTransitionTime": transition_time(prev, cstatus, now),
             }
         status = {k: v for k, v in status.items() if v is not None}
         status["conditions"] = [

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kybernetes.api.conditions import transition_time
 from kybernetes.api.meta import Obj, format_time
 from kybernetes.api.pods import qos_class
 from kybernetes.client import ApiClient, StatusError
@@ -245,9 +246,7 @@ def _carry_transitions(new: Obj, old: Obj | None, now: str) -> None:
     for cond in new.get("conditions") or []:
         if cond.get("lastTransitionTime"):
             continue
-        prev = before.get(cond.get("type"))
-        same = prev is not None and prev.get("status") == cond.get("status")
-        cond["lastTransitionTime"] = prev.get("lastTransitionTime") if same and prev else now
+        cond["lastTransitionTime"] = transition_time(before.get(cond.get("type")), cond.get("status"), now)
 
 
 class StatusManager:
