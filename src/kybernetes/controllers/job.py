@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from kybernetes._lib.backoff import exponential
 from kybernetes.api.conditions import get_condition, is_true
 from kybernetes.api.conditions import set_condition as _set_condition
 from kybernetes.api.errors import StatusError
@@ -774,7 +775,7 @@ class JobController(Controller):
             )
             last = self._last_failure.get(key)
             if failed > 0 and last is not None:
-                delay = min(self.backoff_max, self.backoff_base * (2 ** (failed - 1)))
+                delay = exponential(self.backoff_base, self.backoff_max, failed - 1)
                 remaining = last + delay - now
                 if remaining > 0:
                     self.queue.add_after(key, remaining)
