@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol, TypedDict
 
-from kybernetes.api.conditions import transition_time
+from kybernetes.api.conditions import get_condition, transition_time
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, format_time, parse_time
 from kybernetes.api.validation.quantity import canonical, parse
@@ -149,7 +149,7 @@ class ReplicaCalculator:
                 missing.add(name)
                 continue
             if resource == "cpu":
-                cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+                cond = get_condition(status, "Ready")
                 start = parse_time(status.get("startTime"))
                 if cond is None or start is None:
                     is_unready = True

@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
+from kybernetes.api.conditions import get_condition
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.client import (
@@ -401,7 +402,7 @@ class Scheduler:
         self, pod: dict[str, Any], reason: str, message: str, nominated: str | None
     ) -> None:
         status = pod.get("status") or {}
-        cond = next((c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), {})
+        cond = get_condition(status, "PodScheduled") or {}
         same = (
             cond.get("status") == "False" and cond.get("reason") == reason and cond.get("message") == message
         )
