@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kybernetes.api.conditions import get_condition, remove_condition
+from kybernetes.api.conditions import get_condition, remove_condition, transition_time
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
@@ -706,8 +706,7 @@ class DeploymentController(Controller):
                     else (f'Deployment "{md(d)["name"]}" is progressing.')
                 )
                 cond = du.new_condition(PROGRESSING, "True", du.RS_UPDATED, msg)
-                if current is not None and current.get("status") == "True":
-                    cond["lastTransitionTime"] = current.get("lastTransitionTime", cond["lastTransitionTime"])
+                cond["lastTransitionTime"] = transition_time(current, "True", cond["lastTransitionTime"])
                 remove_condition(status, PROGRESSING)
                 du.set_condition(status, cond)
             elif du.deployment_timed_out(d, status, now):
