@@ -30,6 +30,7 @@ import orjson
 from kybernetes.api.conditions import get_condition
 from kybernetes.api.conditions import set_condition as set_condition_in
 from kybernetes.api.meta import Obj, format_time, parse_time
+from kybernetes.api.meta import meta_of as md
 
 DEFAULT_UNIQUE_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -70,8 +71,6 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # --- small accessors ----------------------------------------------------------------------------------
-def md(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}  # type: ignore[return-value]
 
 
 def spec_replicas(obj: Mapping[str, Any]) -> int:

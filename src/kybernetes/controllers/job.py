@@ -46,6 +46,7 @@ from kybernetes.api.conditions import set_condition as _set_condition
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import ObjView as Obj
 from kybernetes.api.meta import format_time, parse_time
+from kybernetes.api.meta import meta_of as _md
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
     CONTROLLER_UID_INDEX,
@@ -75,10 +76,6 @@ MAX_BATCH = 500
 
 
 # --- small helpers ------------------------------------------------------------------------------------
-
-
-def _md(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def _phase(pod: Obj) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, now_rfc3339, parse_time
+from kybernetes.api.meta import labels as _labels
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
@@ -132,10 +133,6 @@ def owner_reference(owner: Mapping[str, Any], api_version: str, kind: str) -> Ob
         "controller": True,
         "blockOwnerDeletion": True,
     }
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("labels") or {}
 
 
 def pod_deletion_key(pod: Mapping[str, Any], rank: int, now: float) -> tuple[Any, ...]:

@@ -37,11 +37,11 @@ import copy
 import logging
 import re
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import meta_of as _md
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import split_key
 from kybernetes.controllers.base import (
@@ -78,10 +78,6 @@ def pod_ordinal(set_name: str, pod_name: str) -> int | None:
 
 def claim_name(claim: str, set_name: str, ordinal: int) -> str:
     return f"{claim}-{set_name}-{ordinal}"
-
-
-def _md(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def _phase(pod: Obj) -> str:
