@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from kybernetes.api.meta import now_rfc3339 as _now
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.client import ApiClient, Informer, StatusError
 from kybernetes.controllers.base import ControllerOptions
@@ -151,8 +151,6 @@ async def manager(start_manager: StartManager) -> ControllerManager:
 
 
 # --- a stand-in for the kubelet -----------------------------------------------------------------------
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def running_ready_status(pod: dict[str, Any], ready: bool = True) -> dict[str, Any]:

@@ -19,9 +19,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from kybernetes._lib.tasks import TaskOwner
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.request import Target
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.apiserver import codec, shape
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors, schemas
+from kybernetes.api import errors, meta, schemas
 from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import meta, shape
+from kybernetes.apiserver import shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.resource_store import MAX_UPDATE_RETRIES, ResourceStore
 

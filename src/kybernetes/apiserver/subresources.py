@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kybernetes.api import errors
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.api import errors, meta
+from kybernetes.apiserver import codec, shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
 

@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.client import Informer, ResourceClient, WorkQueue, run_worker
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"

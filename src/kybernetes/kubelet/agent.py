@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes._lib.tasks import TaskOwner
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, EventRecorder, SharedInformerFactory
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.container_names import LABEL_POD_UID
@@ -48,7 +49,6 @@ from kybernetes.kubelet.worker_context import WorkerContext
 __all__ = ["Kubelet", "KubeletOptions"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 
 

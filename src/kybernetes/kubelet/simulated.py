@@ -42,6 +42,7 @@ from typing import Any
 
 from kybernetes._lib.tasks import TaskOwner
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, run_worker, split_key
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.node_status import NodeStatusManager
@@ -73,7 +74,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 ANNOTATION_EXIT_CODE = "kybernetes.io/simulate-exit-code"
 ANNOTATION_DURATION = "kybernetes.io/simulate-duration"
 ANNOTATION_SIMULATED = "kybernetes.io/simulated"
