@@ -16,8 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
-from kybernetes.apiserver import meta
+from kybernetes.api import errors, meta
 from kybernetes.storage import KeyExistsError
 
 if TYPE_CHECKING:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
-from kybernetes.apiserver import meta
+from kybernetes.api import errors, meta
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.context import ApiContext

@@ -9,9 +9,8 @@ import contextlib
 import copy
 from typing import TYPE_CHECKING
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.flowcontrol import MANDATORY_FLOW_SCHEMAS, MANDATORY_PRIORITY_LEVELS
-from kybernetes.apiserver import meta
 from kybernetes.storage import KeyExistsError
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.selectors import parse_field_selector, parse_label_selector
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.apiserver import codec, shape
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kybernetes.api import errors
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.api import errors, meta
+from kybernetes.apiserver import codec, shape
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
 
@@ -288,7 +288,7 @@ async def _node_stream(h: ResourceHandlers, request: web.Request, target: Target
     node = (pod.get("spec") or {}).get("nodeName")
     if not node:
         raise errors.bad_request(f"pod {target.name} does not have a host assigned")
-    proxy = getattr(h.ctx, "node_streams", None)
+    proxy = h.ctx.node_streams
     if proxy is None:
         raise errors.StatusError(
             503,

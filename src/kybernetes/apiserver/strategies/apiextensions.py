@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import defaults, errors
+from kybernetes.api import defaults, errors, meta
+from kybernetes.api.conditions import transition_time
 from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
 from kybernetes.api.validation import TypeRules
 from kybernetes.api.validation import apiextensions as apiextensions_validation
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def crd_status(crd: dict[str, Any], old_status: dict[str, Any] | None) -> dict[s
 
     def condition(kind: str, reason: str, message: str) -> dict[str, Any]:
         prev = old_conditions.get(kind)
-        since = prev["lastTransitionTime"] if prev and prev.get("status") == "True" else now
+        since = transition_time(prev, "True", now)
         return {
             "type": kind,
             "status": "True",

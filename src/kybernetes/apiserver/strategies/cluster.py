@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api import defaults, selectors
+from kybernetes.api import defaults, meta, selectors
 from kybernetes.api.tables import cluster as cluster_tables
 from kybernetes.api.validation import TypeRules, names
 from kybernetes.api.validation import cluster as cluster_validation
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
 _APPROVAL_TYPES = ("Approved", "Denied")
