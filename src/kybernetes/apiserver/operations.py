@@ -150,9 +150,10 @@ class Operations:
     async def check_namespace(self, namespace: str | None, *, creating: bool, name: str = "") -> None:
         if not self.info.namespaced or namespace is None:
             return
-        ns = await self.ctx.namespaces().try_get(None, namespace)
+        namespaces = self.ctx.namespaces()
+        ns = await namespaces.try_get(None, namespace)
         if ns is None:
-            raise errors.not_found("namespaces", namespace)
+            raise errors.not_found(namespaces.info.plural, namespace)
         if creating and ns["metadata"].get("deletionTimestamp"):
             err = errors.forbidden(
                 self.info.plural,

@@ -152,15 +152,17 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
             raise rs._conflict(name)
         replicas = (wanted.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            scale_info = target.info.subresource("scale")
+            assert scale_info is not None  # routing serves /scale only where the row declares it
             raise errors.invalid(
-                "Scale",
+                scale_info.kind,
                 name,
                 [
                     errors.Cause(
                         "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0"
                     )
                 ],
-                "autoscaling",
+                scale_info.group,
             )
         if _path_get(current, spec_path) == replicas:
             return current
