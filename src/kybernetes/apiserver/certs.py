@@ -120,7 +120,7 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+            .sign(ca_key, hashes.SHA256())
         )
         _write_private(server_key_path, _key_pem(key))
         server_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

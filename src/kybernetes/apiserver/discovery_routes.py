@@ -17,7 +17,7 @@ def add_routes(app: web.Application, ctx: ApiContext) -> None:
         if chosen is None:
             return None
         content_type, version = chosen
-        body = discovery.aggregated_discovery(ctx.registry, core=core, version=version)  # type: ignore[arg-type]
+        body = discovery.aggregated_discovery(ctx.registry, core=core, version=version)
         return web.Response(body=codec.dumps(body), headers={"Content-Type": content_type})
 
     async def api_root(request: web.Request) -> web.Response:

@@ -170,7 +170,7 @@ class ResourceHandlers:
         table["apiVersion"] = f"meta.k8s.io/{version}"
         return table
 
-    def _matcher(self, info: ResourceInfo, opts: ListOptions):  # type: ignore[no-untyped-def]
+    def _matcher(self, info: ResourceInfo, opts: ListOptions):
         from kybernetes.api.selectors import (
             object_fields,
             parse_field_selector,
@@ -271,7 +271,7 @@ class ResourceHandlers:
     # --- watch ---------------------------------------------------------------------------------------
     async def watch(
         self, request: web.Request, target: Target, opts: ListOptions, matches
-    ) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    ) -> web.StreamResponse:
         info = target.info
         rs = self.ctx.resource_store(info)
         namespace = self._namespace(target)
@@ -348,7 +348,7 @@ class ResourceHandlers:
 
     async def _stream_events(
         self, response, rs, namespace, after, matches, deadline, opts, frame, bookmark
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         events = rs.watch(namespace, after).__aiter__()
         last_rev = after
         interval = self.ctx.watch_bookmark_interval or BOOKMARK_INTERVAL
@@ -390,10 +390,10 @@ class ResourceHandlers:
                 with contextlib.suppress(BaseException):
                     await pending
             with contextlib.suppress(BaseException):
-                await events.aclose()  # type: ignore[attr-defined]
+                await events.aclose()
 
     @staticmethod
-    def _filter_event(event: ObjectEvent, matches) -> tuple[str, dict[str, Any]] | None:  # type: ignore[no-untyped-def]
+    def _filter_event(event: ObjectEvent, matches) -> tuple[str, dict[str, Any]] | None:
         obj = dict(event.obj)
         obj["metadata"] = dict(obj.get("metadata") or {})
         obj["metadata"]["resourceVersion"] = str(event.revision)

@@ -32,7 +32,7 @@ log = logging.getLogger("kyb.agent")
 RUNTIMES = ("auto", "process", "containerd", "simulated")
 
 
-def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_arguments(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agent", help="run a node agent (kubelet) joined to a server")
     p.add_argument("--server", required=True, help="API server URL, e.g. https://127.0.0.1:6443")
     p.add_argument("--token", default=os.environ.get("KYB_TOKEN"), help="the cluster's node token")

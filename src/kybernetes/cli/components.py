@@ -11,7 +11,7 @@ import socket
 import uuid
 
 
-def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_arguments(sub: argparse._SubParsersAction) -> None:
     for name, help_text in (
         ("scheduler", "run kube-scheduler against a server"),
         ("controller-manager", "run kube-controller-manager against a server"),

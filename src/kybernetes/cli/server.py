@@ -26,7 +26,7 @@ from kybernetes.cli import agent as agent_cli
 log = logging.getLogger("kyb.server")
 
 
-def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_arguments(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("server", help="run the control plane (API server, scheduler, controllers)")
     p.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes"), help="state directory")
     p.add_argument("--port", type=int, default=6443, help="HTTPS port (0 picks a free one)")
@@ -91,7 +91,7 @@ async def run(args: argparse.Namespace) -> int:
     await runner.setup()
     site = web.TCPSite(runner, args.bind_address, args.port, ssl_context=ssl_ctx, reuse_address=True)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    sockets = site._server.sockets if site._server else []
     port = sockets[0].getsockname()[1] if sockets else args.port
     host = args.bind_address if ":" not in args.bind_address else f"[{args.bind_address}]"
     if host in ("0.0.0.0", "[::]"):

@@ -71,7 +71,7 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 # --- small accessors ----------------------------------------------------------------------------------
 def md(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}  # type: ignore[return-value]
+    return obj.get("metadata") or {}
 
 
 def spec_replicas(obj: Mapping[str, Any]) -> int:
@@ -377,7 +377,7 @@ def proportion(rs: Mapping[str, Any] | None, d: Mapping[str, Any], to_add: int, 
 def pod_condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return cond  # type: ignore[no-any-return]
+            return cond
     return None
 
 
@@ -412,7 +412,7 @@ def new_condition(kind: str, status: str, reason: str, message: str, now: str | 
 def get_condition(status: Mapping[str, Any] | None, kind: str) -> Obj | None:
     for cond in (status or {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return cond  # type: ignore[no-any-return]
+            return cond
     return None
 
 

@@ -159,7 +159,7 @@ def format_indexes(indexes: Iterable[int]) -> str:
 def find_condition(job: Obj, ctype: str) -> Mapping[str, Any] | None:
     for cond in (job.get("status") or {}).get("conditions") or []:
         if cond.get("type") == ctype:
-            return cond  # type: ignore[no-any-return]
+            return cond
     return None
 
 

@@ -307,7 +307,7 @@ def _ip_block(block: dict[str, Any], path: str) -> list[Cause]:
             inner.version != network.version
             or not inner.subnet_of(network)
             or inner.prefixlen <= network.prefixlen
-        ):  # type: ignore[arg-type]
+        ):
             out.append(f.invalid(p, exc, "must be a strict subset of `cidr`"))
     return out
 
