@@ -118,8 +118,8 @@ async def sync_local(ctx: ApiContext, *, labels: tuple[str, ...] = (ON_START, FO
         with contextlib.suppress(errors.StatusError):
             await rs.guaranteed_update(None, name, correct)
     for name, obj in existing.items():
-        label = (obj["metadata"].get("labels") or {}).get(AUTOMANAGED_LABEL)
-        if label in labels and name not in desired:
+        owner = (obj["metadata"].get("labels") or {}).get(AUTOMANAGED_LABEL)
+        if owner in labels and name not in desired:
             with contextlib.suppress(errors.StatusError):
                 await rs.delete_now(None, name, int(obj["metadata"]["resourceVersion"]))
 

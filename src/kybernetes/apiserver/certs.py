@@ -84,7 +84,10 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
         _write_private(ca_key_path, _key_pem(ca_key))
         ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
         server_cert_path.unlink(missing_ok=True)
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{ca_key_path}: not the EC private key this server writes")
+    ca_key = loaded
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     wanted = sorted(
         set(

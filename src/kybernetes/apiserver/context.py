@@ -10,6 +10,7 @@ from typing import Any
 from kybernetes.api import errors
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.apiserver import meta
+from kybernetes.apiserver.node_proxy import NodeProxy
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for
 from kybernetes.apiserver.strategies.apiextensions import resource_infos, version_of
@@ -45,6 +46,8 @@ class ApiContext:
         self.garbage_collector_running = False
         # Seconds between BOOKMARK events on watches that allow them (None: the handlers' default, 60 s).
         self.watch_bookmark_interval: float | None = None
+        # the node agents' streaming endpoints (exec/attach/portforward/log); set by the server command
+        self.node_streams: NodeProxy | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- resources -----------------------------------------------------------------------------------

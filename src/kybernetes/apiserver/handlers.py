@@ -455,7 +455,7 @@ class ResourceHandlers:
         rs = self.ctx.resource_store(target.info)
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+            spec = raw if isinstance(raw := body.get("spec"), dict) else {}
             current.setdefault("spec", {})["finalizers"] = list(spec.get("finalizers") or [])
             return current
 

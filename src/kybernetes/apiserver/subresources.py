@@ -272,7 +272,7 @@ async def _node_stream(h: ResourceHandlers, request: web.Request, target: Target
     node = (pod.get("spec") or {}).get("nodeName")
     if not node:
         raise errors.bad_request(f"pod {target.name} does not have a host assigned")
-    proxy = getattr(h.ctx, "node_streams", None)
+    proxy = h.ctx.node_streams
     if proxy is None:
         raise errors.StatusError(
             503,

@@ -91,8 +91,8 @@ async def run(args: argparse.Namespace) -> int:
     await runner.setup()
     site = web.TCPSite(runner, args.bind_address, args.port, ssl_context=ssl_ctx, reuse_address=True)
     await site.start()
-    sockets = site._server.sockets if site._server else []
-    port = sockets[0].getsockname()[1] if sockets else args.port
+    addresses = runner.addresses
+    port = addresses[0][1] if addresses else args.port
     host = args.bind_address if ":" not in args.bind_address else f"[{args.bind_address}]"
     if host in ("0.0.0.0", "[::]"):
         host = "127.0.0.1"
@@ -104,7 +104,9 @@ async def run(args: argparse.Namespace) -> int:
     from kybernetes.apiserver.node_proxy import NodeProxy
 
     node_token = pki.node_token if pki is not None else None
-    ctx.node_streams = NodeProxy(ctx, token_for_node=lambda _node: node_token, verify_tls=False)
+    node_streams = ctx.node_streams = NodeProxy(
+        ctx, token_for_node=lambda _node: node_token, verify_tls=False
+    )
     components = await _start_components(args, ctx, url, kubeconfig_text)
     agent = None
     if not args.disable_agent:
@@ -133,7 +135,7 @@ async def run(args: argparse.Namespace) -> int:
     if agent is not None:
         await agent.close()
     await _stop_components(components)
-    await ctx.node_streams.close()
+    await node_streams.close()
     await runner.cleanup()
     await ctx.close()
     await store.close()

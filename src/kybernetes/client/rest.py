@@ -23,6 +23,7 @@ stream tracks the last resourceVersion it saw, so a caller can resume from it. A
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import random
@@ -568,7 +569,7 @@ class ResourceClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 500,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item (following continue tokens) and the list's resourceVersion (a consistent snapshot)."""
         items: list[dict[str, Any]] = []
         token: str | None = None

@@ -34,7 +34,7 @@ import functools
 import logging
 import time
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kybernetes.api.errors import StatusError
@@ -330,7 +330,7 @@ class CronJobController(Controller):
             "spec": template.get("spec") or {},
         }
 
-    async def _cleanup(self, cj: Obj, jobs: list[Obj], active: list[dict[str, Any]]) -> None:
+    async def _cleanup(self, cj: Obj, jobs: Sequence[Obj], active: Sequence[Obj]) -> None:
         spec = cj.get("spec") or {}
         active_uids = {a.get("uid") for a in active}
         for ctype, limit_field in (

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,11 +181,7 @@ class GarbageCollector(Controller):
                 continue
             informer = self.ctx.informers.informer(client)
             self.monitors[(res.group, res.plural)] = informer
-            informer.add_event_handler(
-                lambda obj, c=client: self._observe(obj, c),
-                lambda old, new, c=client: self._observe(new, c, old),
-                lambda obj, c=client: self._forget(obj),
-            )
+            informer.add_event_handler(*self._monitor_handlers(client))
             if res.group == "apiextensions.k8s.io" and res.plural == "customresourcedefinitions":
                 informer.add_event_handler(
                     lambda *_: self._rediscover.set(),
@@ -221,6 +217,19 @@ class GarbageCollector(Controller):
         return both()
 
     # --- graph changes --------------------------------------------------------------------------------
+    def _monitor_handlers(
+        self, client: ResourceClient
+    ) -> tuple[Callable[[Obj], None], Callable[[Obj, Obj], None], Callable[[Any], None]]:
+        """The add/update/delete handlers of one monitor, bound to the client of its resource."""
+
+        def on_add(obj: Obj) -> None:
+            self._observe(obj, client)
+
+        def on_update(old: Obj, new: Obj) -> None:
+            self._observe(new, client, old)
+
+        return on_add, on_update, self._forget
+
     def _observe(self, obj: Obj, client: ResourceClient, old: Obj | None = None) -> None:
         omd = obj.get("metadata") or {}
         uid = omd.get("uid")
@@ -274,7 +283,9 @@ class GarbageCollector(Controller):
         if target is None:
             return
         uid = (target.get("metadata") or {}).get("uid")
-        node = self.nodes.pop(uid, None) if uid else None
+        if not uid:
+            return
+        node = self.nodes.pop(uid, None)
         if node is None:
             return
         self.absent[uid] = None

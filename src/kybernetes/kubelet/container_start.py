@@ -191,7 +191,8 @@ async def start_container(
     except Exception as exc:
         if await _started_anyway(ctx, cid):
             log.warning("start of container %s reported %r but the process ran; keeping it", cid, exc)
-            return await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+            await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+            return None
         ctx.recorder.warning(st.pod, "Failed", f"Error: {exc}")
         if rec.ephemeral:
             # never retried: the failed instance stays, and its status says how it ended (StartError)
@@ -201,7 +202,8 @@ async def start_container(
         with contextlib.suppress(Exception):
             await ctx.runtime.remove_container(cid)
         return CONFIG_RETRY
-    return await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+    await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+    return None
 
 
 async def _started_anyway(ctx: WorkerContext, cid: str) -> bool:

@@ -405,7 +405,9 @@ class Scheduler:
         self, pod: dict[str, Any], reason: str, message: str, nominated: str | None
     ) -> None:
         status = pod.get("status") or {}
-        cond = next((c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), {})
+        cond: dict[str, Any] = next(
+            (c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), {}
+        )
         same = (
             cond.get("status") == "False" and cond.get("reason") == reason and cond.get("message") == message
         )

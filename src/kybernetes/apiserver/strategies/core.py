@@ -41,7 +41,7 @@ class PodStrategy(Strategy):
     def _keep_all_but_ephemeral_containers(new: dict[str, Any], old: dict[str, Any]) -> None:
         """``pods/ephemeralcontainers`` changes ``spec.ephemeralContainers`` only (upstream's
         ``dropNonEphemeralContainerUpdates``): the rest of the spec and the status stay as stored."""
-        spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+        spec = raw if isinstance(raw := new.get("spec"), dict) else {}
         wanted = spec.get("ephemeralContainers")
         kept = dict(old.get("spec") or {})
         if wanted is None:

@@ -30,6 +30,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kybernetes.kubelet.streaming import channels, spdy
 
@@ -82,6 +83,7 @@ class PortForwardSession:
         self._writer = spdy.FrameWriter()
         self._lock = asyncio.Lock()
         self._pairs: dict[str, _Pair] = {}
+        self._expiries: set[asyncio.Task[None]] = set()  # kept so a pending expiry is not collected
         self._streams: dict[int, tuple[_Pair, str]] = {}
         self._last_stream = 0
         self.closed = False
@@ -165,9 +167,7 @@ class PortForwardSession:
         pair = self._pairs.get(request_id)
         if pair is None:
             pair = self._pairs[request_id] = _Pair(request_id)
-            pair.timer = asyncio.get_running_loop().call_later(
-                self._timeout, lambda p=pair: asyncio.ensure_future(self._expire(p))
-            )
+            pair.timer = asyncio.get_running_loop().call_later(self._timeout, self._schedule_expiry, pair)
         if kind == STREAM_TYPE_DATA:
             if pair.data_stream is not None:
                 await self.send_frame(spdy.RstStream(sid, spdy.PROTOCOL_ERROR))
@@ -186,6 +186,11 @@ class PortForwardSession:
             if pair.timer is not None:
                 pair.timer.cancel()
             pair.task = asyncio.create_task(self._forward(pair))
+
+    def _schedule_expiry(self, pair: _Pair) -> None:
+        task = asyncio.ensure_future(self._expire(pair))
+        self._expiries.add(task)
+        task.add_done_callback(self._expiries.discard)
 
     async def _expire(self, pair: _Pair) -> None:
         if pair.task is None and self._pairs.get(pair.request_id) is pair:
@@ -361,7 +366,8 @@ class ChannelPortForward:
         reader = asyncio.create_task(self._read(messages))
         try:
             everything = asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.wait({everything, reader}, return_when=asyncio.FIRST_COMPLETED)
+            first: list[asyncio.Future[Any]] = [everything, reader]
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if not everything.done():  # the client went away: stop forwarding
                 for task in workers:
                     task.cancel()
