@@ -12,6 +12,7 @@ from kybernetes.scheduler.framework import (
     CycleState,
     NodeInfo,
     PodInfo,
+    Snapshot,
     Status,
 )
 from kybernetes.scheduler.framework import unresolvable as _unresolvable
@@ -43,7 +44,7 @@ def preferred_score(pod: PodInfo, node: NodeInfo) -> int:
 class NodeAffinity:
     name = NAME
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: object) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
         if not pod.node_selector and pod.required_node_affinity is None:
             return SKIP
         return None
