@@ -9,7 +9,9 @@ from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.apiserver import meta
+from kybernetes.apiserver import api_services, meta
+from kybernetes.apiserver.admission import ensure_system_priority_classes
+from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
 from kybernetes.apiserver.node_proxy import NodeProxy
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for
@@ -77,19 +79,13 @@ class ApiContext:
     # --- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._bootstrap_namespaces()
-        from kybernetes.apiserver.admission import ensure_system_priority_classes
-
         await ensure_system_priority_classes(self)
-        from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
-
         await ensure_mandatory_configuration(self)
         crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         listed = await crds.list(None)
         for crd in listed.items:
             self.register_crd(crd)
         self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
-        from kybernetes.apiserver import api_services
-
         await api_services.sync_local(self)
         self._tasks.append(asyncio.create_task(api_services.run(self)))
         if self.compaction_interval > 0:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.apiserver import codec, meta, shape, subresources
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
@@ -93,8 +93,6 @@ class ResourceHandlers:
             if method == "DELETE" and sub is None:
                 return await self.delete(request, target)
             raise errors.method_not_allowed(f"{method} is not supported on this resource")
-        from kybernetes.apiserver import subresources
-
         return await subresources.dispatch(self, request, target)
 
     @staticmethod
@@ -419,9 +417,7 @@ class ResourceHandlers:
 
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
         if target.info.group == "" and target.info.plural == "bindings":
-            from kybernetes.apiserver.subresources import create_binding
-
-            return await create_binding(self, request, target)
+            return await subresources.create_binding(self, request, target)
         if target.info.namespaced and target.namespace is None:
             raise errors.method_not_allowed("POST on a namespaced collection needs a namespace in the path")
         opts = WriteOptions.parse(request.query)

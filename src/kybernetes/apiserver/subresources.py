@@ -8,17 +8,34 @@ stream, they answer with the same errors upstream gives.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from kybernetes.api import errors
 from kybernetes.apiserver import codec, meta, shape
+from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.operations import Operations
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
 
-if TYPE_CHECKING:
-    from kybernetes.apiserver.handlers import ResourceHandlers
+
+class ResourceHandlers(Protocol):
+    """What a subresource handler uses of the resource handlers that dispatch to it
+    (``handlers.ResourceHandlers``); a Protocol so this module sits below them."""
+
+    ctx: ApiContext
+
+    def ops(self, target: Target) -> Operations: ...
+
+    async def get(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def update(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def patch(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def _body(self, request: web.Request) -> bytes: ...
+
 
 _SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _BINDING = "io.k8s.api.core.v1.Binding"

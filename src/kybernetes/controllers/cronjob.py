@@ -45,8 +45,8 @@ from kybernetes.controllers.base import (
     ControllerContext,
     controller_uid_index,
 )
-from kybernetes.controllers.cron import CronError, parse_schedule
-from kybernetes.controllers.history import owner_reference
+from kybernetes.controllers.util.cron import CronError, parse_schedule
+from kybernetes.controllers.util.history import owner_reference
 
 __all__ = ["SCHEDULED_TIMESTAMP_ANNOTATION", "CronJobController", "job_name_for"]
 

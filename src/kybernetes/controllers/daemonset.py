@@ -46,7 +46,7 @@ from kybernetes.controllers.base import (
     ready_since,
     unwrap,
 )
-from kybernetes.controllers.history import (
+from kybernetes.controllers.util.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     Expectations,
     create_revision,

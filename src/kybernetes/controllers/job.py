@@ -49,7 +49,7 @@ from kybernetes.controllers.base import (
     controller_uid_index,
     unwrap,
 )
-from kybernetes.controllers.history import Expectations, owner_reference
+from kybernetes.controllers.util.history import Expectations, owner_reference
 
 __all__ = [
     "COMPLETION_INDEX_ANNOTATION",

@@ -50,7 +50,7 @@ from kybernetes.controllers.base import (
     controller_uid_index,
     ready_since,
 )
-from kybernetes.controllers.history import (
+from kybernetes.controllers.util.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     create_revision,
     next_revision_number,

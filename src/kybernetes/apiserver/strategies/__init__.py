@@ -8,6 +8,7 @@ from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.strategies.batch import JobStrategy
 from kybernetes.apiserver.strategies.cluster import APIServiceStrategy, CertificateSigningRequestStrategy
 from kybernetes.apiserver.strategies.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
+from kybernetes.apiserver.strategies.custom import CustomResourceStrategy
 
 _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     ("", "Pod"): PodStrategy,
@@ -23,7 +24,5 @@ _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
 
 def strategy_for(info: ResourceInfo) -> Strategy:
     if info.custom:
-        from kybernetes.apiserver.strategies.custom import CustomResourceStrategy
-
         return CustomResourceStrategy(info)
     return _BY_KIND.get((info.group, info.kind), Strategy)(info)

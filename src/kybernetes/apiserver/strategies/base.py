@@ -8,14 +8,26 @@ itself live in ``kybernetes.api``; strategies call them so the generic store nev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from kybernetes.api.errors import Cause
 from kybernetes.api.protobuf import zero_field
 from kybernetes.api.registry import ResourceInfo
 
-if TYPE_CHECKING:
-    from kybernetes.apiserver.resource_store import ResourceStore
+
+class Listing(Protocol):
+    @property
+    def items(self) -> Sequence[dict[str, Any]]: ...
+
+
+class StoreReader(Protocol):
+    """What a strategy's before-write hooks may read from their resource's store. The generic store
+    (``resource_store.ResourceStore``) satisfies it; a Protocol keeps strategies below the store that
+    calls them."""
+
+    async def list(self, namespace: str | None) -> Listing: ...
+
 
 # Kinds whose metadata.generation upstream maintains (spec changes bump it).
 GENERATION_KINDS = frozenset(
@@ -128,10 +140,10 @@ class Strategy:
         return validate_status_update(self.info, new, old)
 
     # --- lifecycle hooks (may touch other resources through the store) ------------------------------
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         """Allocate what the server owns (cluster IPs, node ports, ...)."""
 
-    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def before_update(self, store: StoreReader, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Keep server-owned allocations across updates."""
 
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int | None:

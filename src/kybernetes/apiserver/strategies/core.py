@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.pods import compute_qos_class
-from kybernetes.apiserver.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.resource_store import ResourceStore
+from kybernetes.apiserver.strategies.base import StoreReader, Strategy
 
 DEFAULT_POD_GRACE_SECONDS = 30
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -21,7 +18,7 @@ class PodStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending"}
 
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         # After defaulting (requests default to limits) and mutating admission (LimitRanger), as upstream
         # computes it on the decoded, defaulted and admitted pod.
         obj.setdefault("status", {})["qosClass"] = compute_qos_class(obj)
@@ -99,7 +96,7 @@ class ServiceStrategy(Strategy):
     service_cidr = ipaddress.ip_network("10.96.0.0/12")
     node_port_range = (30000, 32767)
 
-    async def _used(self, store: ResourceStore) -> tuple[set[str], set[int]]:
+    async def _used(self, store: StoreReader) -> tuple[set[str], set[int]]:
         ips: set[str] = set()
         ports: set[int] = set()
         result = await store.list(None)
@@ -122,7 +119,7 @@ class ServiceStrategy(Strategy):
                 return ip
         raise errors.StatusError(500, "InternalError", "no cluster IP addresses left in the service range")
 
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         spec = obj.setdefault("spec", {})
         svc_type = spec.get("type", "ClusterIP")
         if svc_type == "ExternalName":
@@ -209,7 +206,7 @@ class ServiceStrategy(Strategy):
                     if kept:
                         port["nodePort"] = kept
 
-    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def before_update(self, store: StoreReader, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Ports newly added to a NodePort/LoadBalancer service get a node port."""
         spec = new.setdefault("spec", {})
         if spec.get("type") in ("NodePort", "LoadBalancer"):

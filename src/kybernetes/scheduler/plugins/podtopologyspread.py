@@ -21,11 +21,11 @@ from kybernetes.scheduler.framework import (
     NodeInfo,
     PodInfo,
     Status,
+    required_matches,
 )
 from kybernetes.scheduler.framework import Snapshot as _Snapshot
 from kybernetes.scheduler.framework import unresolvable as _unresolvable
 from kybernetes.scheduler.framework import unschedulable as _unschedulable
-from kybernetes.scheduler.plugins.nodeaffinity import required_matches
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
