@@ -34,8 +34,8 @@ from typing import Any
 from kybernetes.api.errors import StatusError
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
-from kybernetes.controllers.util import deployment as du
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
+from kybernetes.controllers.util import deployment as du
 from kybernetes.controllers.util.deployment import (
     AVAILABLE,
     PROGRESSING,
