@@ -10,6 +10,7 @@ import copy
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
@@ -125,8 +126,6 @@ def pod_counts(pod: Mapping[str, Any], now: float | None = None) -> bool:
     md = pod.get("metadata") or {}
     deleted, grace = md.get("deletionTimestamp"), md.get("deletionGracePeriodSeconds")
     if deleted and grace is not None:
-        from datetime import datetime
-
         try:
             at = datetime.fromisoformat(str(deleted).replace("Z", "+00:00")).timestamp()
         except ValueError:

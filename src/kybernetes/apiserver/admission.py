@@ -17,6 +17,7 @@ import contextlib
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.quota import check_quota
 from kybernetes.apiserver import meta
 from kybernetes.apiserver.resource_store import StoreLocator
 from kybernetes.storage import KeyExistsError
@@ -171,7 +172,6 @@ async def charge_quota(
     dry_run: bool = False,
 ) -> None:
     """Check ``obj`` against its namespace's quotas and charge them (403 when over)."""
-    from kybernetes.api.quota import check_quota
 
     namespace = (obj.get("metadata") or {}).get("namespace")
     if not namespace:

@@ -7,6 +7,7 @@ service names, as kubeadm's does.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import os
@@ -14,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -142,10 +144,6 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
 
 
 def kubeconfig(server_url: str, ca_cert: Path, token: str, *, name: str = "kybernetes") -> str:
-    import base64
-
-    import yaml
-
     ca_data = base64.b64encode(ca_cert.read_bytes()).decode()
     doc = {
         "apiVersion": "v1",

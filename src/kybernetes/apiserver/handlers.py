@@ -12,11 +12,21 @@ from aiohttp import web
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.selectors import (
+    object_fields,
+    parse_field_selector,
+    parse_label_selector,
+    validate_field_selector,
+)
+from kybernetes.api.tables import to_table
 from kybernetes.apiserver import codec, meta, shape, subresources
+from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
 from kybernetes.apiserver.request import Target
+from kybernetes.apiserver.resource_store import parse_resource_version
+from kybernetes.apiserver.strategies.apiextensions import resource_infos
 from kybernetes.apiserver.watch import ObjectEvent, WatchClosed
 
 log = logging.getLogger(__name__)
@@ -149,8 +159,6 @@ class ResourceHandlers:
     def table(
         self, info: ResourceInfo, objects: list[dict[str, Any]], request: web.Request
     ) -> dict[str, Any]:
-        from kybernetes.api.tables import to_table
-
         include = request.query.get("includeObject", "Metadata")
         storage = self.ctx.registry.storage_info(info)
         originals = objects
@@ -169,13 +177,6 @@ class ResourceHandlers:
         return table
 
     def _matcher(self, info: ResourceInfo, opts: ListOptions):
-        from kybernetes.api.selectors import (
-            object_fields,
-            parse_field_selector,
-            parse_label_selector,
-            validate_field_selector,
-        )
-
         label_sel = parse_label_selector(opts.label_selector) if opts.label_selector else None
         field_sel = parse_field_selector(opts.field_selector) if opts.field_selector else None
         if field_sel is not None:
@@ -245,8 +246,6 @@ class ResourceHandlers:
 
     # --- computed ComponentStatus ---------------------------------------------------------------------
     async def _get_component_status(self, request: web.Request, target: Target) -> web.StreamResponse:
-        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
-
         for item in await component_statuses(self.ctx):
             if item["metadata"]["name"] == target.name:
                 return self.render_object(request, target.info, item, warnings=[DEPRECATION_WARNING])
@@ -255,8 +254,6 @@ class ResourceHandlers:
     async def _list_component_statuses(
         self, request: web.Request, target: Target, matches: Any
     ) -> web.StreamResponse:
-        from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
-
         items = [i for i in await component_statuses(self.ctx) if matches is None or matches(i)]
         headers = _warning_headers([DEPRECATION_WARNING])
         if codec.wants_table(request.headers.get("Accept")):
@@ -297,8 +294,6 @@ class ResourceHandlers:
             initial = listed.items
             after = listed.resource_version
         else:
-            from kybernetes.apiserver.resource_store import parse_resource_version
-
             after = parse_resource_version(rv_text) or 0
             current = await self.ctx.store.current_revision()
             if after > current:
@@ -526,8 +521,6 @@ class ResourceHandlers:
 
     async def _after_delete(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
         if info.group == "apiextensions.k8s.io" and info.kind == "CustomResourceDefinition":
-            from kybernetes.apiserver.strategies.apiextensions import resource_infos
-
             # upstream removes every custom resource of a deleted CRD
             for cr_info in resource_infos(obj):
                 with contextlib.suppress(Exception):

@@ -13,8 +13,10 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from kybernetes.api import errors
+from kybernetes.api.patch import apply_patch
 from kybernetes.apiserver import codec, meta, shape
 from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.disruption import check_eviction
 from kybernetes.apiserver.operations import Operations
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
@@ -153,8 +155,6 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
         if request.method == "PUT":
             wanted = shape.decode_as(_SCALE, codec.decode_object(request.headers.get("Content-Type"), body))
         else:
-            from kybernetes.api.patch import apply_patch
-
             if ct == codec.APPLY_PATCH:
                 applied = shape.decode_as(_SCALE, codec.decode_object("application/yaml", body))
                 wanted = {**scale, **applied}
@@ -274,7 +274,6 @@ async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -
         eviction.get("deleteOptions") if isinstance(eviction.get("deleteOptions"), dict) else None
     )
     opts = DeleteOptions.parse(request.query, delete_options)
-    from kybernetes.apiserver.disruption import check_eviction
 
     pod = await h.ctx.resource_store(target.info).get(target.namespace, name)
     await check_eviction(h.ctx, pod)

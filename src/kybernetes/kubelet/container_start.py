@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.api.validation.quantity import parse
 from kybernetes.kubelet.container_names import ANNOTATION_RESTART_COUNT, container_labels, container_log_path
 from kybernetes.kubelet.env import ConfigError, build_env, expand_all
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
@@ -40,8 +41,6 @@ CONFIG_RETRY = 2.0
 
 
 def _millis(value: Any) -> int:
-    from kybernetes.api.validation.quantity import parse
-
     try:
         return int(parse(str(value)) * 1000)
     except ValueError:
@@ -49,8 +48,6 @@ def _millis(value: Any) -> int:
 
 
 def _bytes(value: Any) -> int:
-    from kybernetes.api.validation.quantity import parse
-
     try:
         return int(parse(str(value)))
     except ValueError:

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.errors import Cause
 from kybernetes.api.protobuf import zero_field
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.validation import (
+    validate_create,
+    validate_status_update,
+    validate_subresource_update,
+    validate_update,
+)
 
 
 class Listing(Protocol):
@@ -110,18 +117,12 @@ class Strategy:
 
     # --- defaults and validation -------------------------------------------------------------------
     def default(self, obj: dict[str, Any]) -> None:
-        from kybernetes.api.defaults import apply_defaults
-
         apply_defaults(self.info, obj)
 
     def validate_create(self, obj: dict[str, Any]) -> list[Cause]:
-        from kybernetes.api.validation import validate_create
-
         return validate_create(self.info, obj)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-        from kybernetes.api.validation import validate_update
-
         return validate_update(self.info, new, old)
 
     def validate_subresource_update(
@@ -130,13 +131,10 @@ class Strategy:
         """A write to one of ``status_subresources`` (``/status`` by default)."""
         if subresource == "status":
             return self.validate_status_update(new, old)
-        from kybernetes.api.validation import validate_subresource_update
 
         return validate_subresource_update(self.info, subresource, new, old)
 
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-        from kybernetes.api.validation import validate_status_update
-
         return validate_status_update(self.info, new, old)
 
     # --- lifecycle hooks (may touch other resources through the store) ------------------------------

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api.defaults import apply_job_selector
 from kybernetes.apiserver.strategies.base import Strategy
 
 
 class JobStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
-        from kybernetes.api.defaults import apply_job_selector
-
         super().prepare_for_create(obj)
         apply_job_selector(obj)
