@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
+from kybernetes.api import jsonpath
 from kybernetes.api.errors import bad_request
 from kybernetes.api.registry import ResourceInfo
 
@@ -867,8 +868,6 @@ def _specific_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> dict[str, st
 
 
 def _selectable_field_value(obj: Mapping[str, Any], path: str) -> str:
-    from kybernetes.api import jsonpath  # local import: jsonpath is only needed for CRDs
-
     found = jsonpath.find(path if path.startswith(".") else "." + path, obj)
     return _text(found[0]) if found else ""
 

@@ -10,6 +10,11 @@ import signal
 import socket
 import uuid
 
+from kybernetes.client import ApiClient
+from kybernetes.controllers.base import ControllerOptions
+from kybernetes.controllers.manager import ControllerManager
+from kybernetes.scheduler import run_scheduler
+
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     for name, help_text in (
@@ -32,8 +37,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from kybernetes.client import ApiClient
-
     api = ApiClient.from_kubeconfig(args.kubeconfig)
     identity = args.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
     stop = asyncio.Event()
@@ -43,13 +46,8 @@ async def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         if args.command == "scheduler":
-            from kybernetes.scheduler import run_scheduler
-
             await run_scheduler(api, leader_elect=args.leader_elect, identity=identity, stop=stop)
         else:
-            from kybernetes.controllers.base import ControllerOptions
-            from kybernetes.controllers.manager import ControllerManager
-
             names = (
                 None if args.controllers in ("*", "") else [c.strip() for c in args.controllers.split(",")]
             )

@@ -19,9 +19,19 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
+from kybernetes.apiserver.app import make_app
+from kybernetes.apiserver.certs import ensure_pki, kubeconfig
+from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.node_proxy import NodeProxy
 from kybernetes.cli import agent as agent_cli
+from kybernetes.client import ApiClient, ClientConfig
+from kybernetes.controllers.base import ControllerOptions
+from kybernetes.controllers.manager import ControllerManager
+from kybernetes.scheduler import run_scheduler
+from kybernetes.storage.factory import open_store
 
 log = logging.getLogger("kyb.server")
 
@@ -64,11 +74,6 @@ def _write_private_text(path: Path, text: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from kybernetes.apiserver.app import make_app
-    from kybernetes.apiserver.certs import ensure_pki, kubeconfig
-    from kybernetes.apiserver.context import ApiContext
-    from kybernetes.storage.factory import open_store
-
     data_dir, kubeconfig_path = _prepare_paths(args)
     datastore = args.datastore or f"sqlite://{data_dir / 'state.db'}"
     store = open_store(datastore)
@@ -101,7 +106,6 @@ async def run(args: argparse.Namespace) -> int:
     if pki is not None:
         kubeconfig_text = kubeconfig(url, pki.ca_cert, pki.admin_token)
         _write_private_text(kubeconfig_path, kubeconfig_text)
-    from kybernetes.apiserver.node_proxy import NodeProxy
 
     node_token = pki.node_token if pki is not None else None
     node_streams = ctx.node_streams = NodeProxy(
@@ -147,7 +151,6 @@ async def _start_components(
     args: argparse.Namespace, ctx: Any, url: str, kubeconfig_text: str | None
 ) -> list[tuple[asyncio.Task[Any], Any]]:
     """Start the embedded scheduler and controller manager as tasks with their own API clients."""
-    from kybernetes.client import ApiClient
 
     started: list[tuple[asyncio.Task[Any], Any]] = []
 
@@ -155,27 +158,18 @@ async def _start_components(
         return _new_client(url, kubeconfig_text)
 
     if not args.disable_controller_manager:
-        from kybernetes.controllers.base import ControllerOptions
-        from kybernetes.controllers.manager import ControllerManager
-
         api = new_client()
         options = ControllerOptions(node_monitor_grace_period=args.node_monitor_grace_period)
         manager = ControllerManager(api, options=options, leader_elect=True, recampaign=True)
         ctx.garbage_collector_running = True
         started.append((asyncio.create_task(manager.run(), name="controller-manager"), api))
     if not args.disable_scheduler:
-        from kybernetes.scheduler import run_scheduler
-
         api = new_client()
         started.append((asyncio.create_task(run_scheduler(api, leader_elect=True), name="scheduler"), api))
     return started
 
 
 def _new_client(url: str, kubeconfig_text: str | None) -> Any:
-    import yaml
-
-    from kybernetes.client import ApiClient, ClientConfig
-
     if kubeconfig_text is None:
         return ApiClient(ClientConfig(server=url))
     return ApiClient(ClientConfig.from_kubeconfig_dict(yaml.safe_load(kubeconfig_text)))

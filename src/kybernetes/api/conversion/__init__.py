@@ -84,7 +84,8 @@ def convert(obj: dict[str, Any], group: str, kind: str, to_version: str) -> dict
 
 
 def _load() -> None:
-    # Each group's converters register themselves on import.
+    # why local: each group's module registers its converters through register() above, so it can only be
+    # imported once this module has defined it (a registration hook, not a dependency cycle to break)
     from kybernetes.api.conversion import autoscaling  # noqa: F401
 
 
