@@ -61,15 +61,14 @@ class InProcessServer:
 async def serve(
     tmp_path: Path,
     *,
-    garbage_collector_running: bool = False,
     middlewares: Iterable[Any] = (),
+    **context_kwargs: Any,
 ) -> AsyncIterator[InProcessServer]:
     """The API server on a fresh store (no compaction), on a free loopback port.
 
-    ``garbage_collector_running`` tells the server a garbage collector runs (so Foreground/Orphan deletes
-    get their finalizers); ``middlewares`` are appended after the app's own."""
-    async with api_context(tmp_path, compaction_interval=0) as ctx:
-        ctx.garbage_collector_running = garbage_collector_running
+    ``middlewares`` are appended after the app's own; ``context_kwargs`` go to ``ApiContext`` (e.g.
+    ``node_streams``)."""
+    async with api_context(tmp_path, compaction_interval=0, **context_kwargs) as ctx:
         app = make_app(ctx)
         app.middlewares.extend(middlewares)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)

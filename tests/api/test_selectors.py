@@ -16,6 +16,7 @@ from kybernetes.api.selectors import (
     parse_label_selector,
     validate_field_selector,
 )
+from kybernetes.api.validation.names import is_qualified_name
 
 
 def info(group: str, kind: str) -> ResourceInfo:
@@ -363,3 +364,14 @@ def test_custom_resource_selectable_fields() -> None:
     assert bad(validate_field_selector, crd, parse_field_selector("metadata.namespace=x")) == (
         "field label not supported: metadata.namespace"
     )
+
+
+def test_selector_keys_use_the_shared_name_validators() -> None:
+    """One copy of ``IsQualifiedName``: the selector and metadata validation give the same messages,
+    and an empty name part also fails the regex, as upstream reports both."""
+    errs = is_qualified_name("example.com/")
+    assert errs[0] == "name part must be non-empty"
+    assert errs[1].startswith("name part must consist of alphanumeric characters")
+    message = bad(parse_label_selector, "example.com/=x")
+    assert message.startswith("unable to parse requirement: ")
+    assert all(e in message for e in errs)

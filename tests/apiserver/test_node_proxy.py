@@ -1,6 +1,6 @@
 """``NodeProxy``: the API server's pods/{log,exec,attach,portforward} proxied to a kubelet.
 
-An in-process API server (aiohttp app on SQLite, loopback HTTP) with ``ctx.node_streams = NodeProxy(...)``
+An in-process API server (aiohttp app on SQLite, loopback HTTP) with ``ApiContext(node_streams=NodeProxy)``
 and an in-process ``KubeletServer`` (fake provider and runtime) registered as the Node ``node-1`` whose
 InternalIP is 127.0.0.1 and whose kubeletEndpoint is the fake server's port. The first half drives it
 with aiohttp; the second half with the real kubectl (``logs``, ``logs -f``, ``exec``, ``exec -i``,
@@ -104,10 +104,12 @@ class Cluster:
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     store = SQLiteStore(tmp_path / "state.db")
     await store.start()
-    ctx = ApiContext(store, compaction_interval=0)
+    ctx = ApiContext(
+        store,
+        compaction_interval=0,
+        node_streams=lambda c: NodeProxy(c, token_for_node=lambda node: KUBELET_TOKEN, scheme="http"),
+    )
     await ctx.start()
-    proxy = NodeProxy(ctx, token_for_node=lambda node: KUBELET_TOKEN, scheme="http")
-    ctx.node_streams = proxy  # type: ignore[attr-defined]
     runner = web.AppRunner(make_app(ctx), handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -133,9 +135,8 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             yield c
         finally:
             await kubelet.stop()
-            await proxy.close()
             await runner.cleanup()
-            await ctx.close()
+            await ctx.close()  # closes its node streams
             await store.close()
 
 
@@ -451,7 +452,7 @@ async def test_kubelet_over_tls(cluster: Cluster) -> None:
         write_log(container_log(cluster, "secure", "app"), ["over tls"])
         verified = ssl.create_default_context(cafile=str(pki.ca_cert))
         for proxy in (NodeProxy(cluster.ctx), NodeProxy(cluster.ctx, verify_tls=True, ssl_context=verified)):
-            cluster.ctx.node_streams = proxy  # type: ignore[attr-defined]
+            cluster.ctx.node_streams = proxy  # this test's TLS settings
             try:
                 code, body = await cluster.call("GET", "/api/v1/namespaces/default/pods/secure/log")
                 assert (code, body) == (200, "over tls\n")
@@ -467,7 +468,7 @@ async def test_kubelet_over_tls(cluster: Cluster) -> None:
         # verifying against the wrong CA fails the dial
         wrong = ssl.create_default_context()
         proxy = NodeProxy(cluster.ctx, verify_tls=True, ssl_context=wrong)
-        cluster.ctx.node_streams = proxy  # type: ignore[attr-defined]
+        cluster.ctx.node_streams = proxy  # this test's TLS settings
         try:
             code, body = await cluster.call("GET", "/api/v1/namespaces/default/pods/secure/log")
             assert code == 502

@@ -58,7 +58,7 @@ async def node(server: Server, api: ApiClient, tmp_path: Path) -> AsyncIterator[
     from kybernetes.kubelet.runtimes import ProcessRuntime
 
     proxy = NodeProxy(server.ctx, token_for_node=lambda name: TOKEN, scheme="http")
-    server.ctx.node_streams = proxy  # type: ignore[attr-defined]
+    server.ctx.node_streams = proxy
     runtime = ProcessRuntime(tmp_path / "runtime", node_ip="127.0.0.1", use_cgroups=False)
     await runtime.start()
     port = free_port()

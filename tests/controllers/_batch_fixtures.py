@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import now_rfc3339 as _now
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.client import ApiClient, SharedInformerFactory, object_key
 from kybernetes.controllers.base import Controller, ControllerContext, ControllerOptions
@@ -123,10 +124,6 @@ class FakeClock:
 
 # --- kubelet ------------------------------------------------------------------------------------------
 Decision = tuple[str, int] | None  # (terminal phase, exit code), or None: keep running
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def annotation_decision(pod: dict[str, Any]) -> Decision:

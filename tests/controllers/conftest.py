@@ -1,12 +1,11 @@
 """Shared fixtures for controller tests: a real API server, a client, a running ControllerManager, kubectl.
 
 - ``kube``: an in-process API server (aiohttp app on a fresh SQLite store) listening on a loopback TCP
-  port over plain HTTP, with ``garbage_collector_running`` set (so Foreground/Orphan deletes get their
-  finalizers), and a kubeconfig pointing at it. ``kube.kubectl(...)`` runs real kubectl asynchronously (the
-  server lives on the test's event loop, so a blocking subprocess would deadlock it).
+  port over plain HTTP, and a kubeconfig pointing at it. ``kube.kubectl(...)`` runs real kubectl
+  asynchronously (the server lives on the test's event loop, so a blocking subprocess would deadlock it).
 - ``api``: an ``ApiClient`` to that server with fast retries.
 - ``start_manager(**kwargs)``: start a ``ControllerManager`` as a task (stopped at teardown); by default
-  without leader election and with every controller whose module exists; returns the manager once its
+  without leader election and with every registered controller; returns the manager once its
   controllers run. ``manager`` is that with the defaults.
 - ``FakeKubelet``: no node agent exists yet; this marks pods Running and Ready (phase, Ready /
   ContainersReady / PodScheduled conditions, ready containerStatuses) through ``pods/status``, for
@@ -23,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from kybernetes.api.meta import now_rfc3339 as _now
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.client import ApiClient, Informer, StatusError
 from kybernetes.controllers.base import ControllerOptions
@@ -98,7 +97,7 @@ class Kube:
 
 @pytest.fixture
 async def kube(tmp_path: Path) -> AsyncIterator[Kube]:
-    async with serve(tmp_path, garbage_collector_running=True) as srv:
+    async with serve(tmp_path) as srv:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", srv.url)
         yield Kube(srv.url, srv.ctx, kubeconfig, tmp_path / "kubectl-cache")
 
@@ -152,8 +151,6 @@ async def manager(start_manager: StartManager) -> ControllerManager:
 
 
 # --- a stand-in for the kubelet -----------------------------------------------------------------------
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def running_ready_status(pod: dict[str, Any], ready: bool = True) -> dict[str, Any]:

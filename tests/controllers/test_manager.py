@@ -10,6 +10,7 @@ import pytest
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import (
     CONTROLLERS,
+    ControllerLoadError,
     ControllerManager,
     enabled_controllers,
     load_controller,
@@ -30,11 +31,26 @@ def test_controller_selection() -> None:
         enabled_controllers(["nope"])
 
 
-def test_lazy_loading() -> None:
+def test_loading_fails_loudly() -> None:
     assert load_controller("replicaset", CONTROLLERS["replicaset"]) is ReplicaSetController
-    assert load_controller("x", "kybernetes.controllers.does_not_exist:X") is None
-    # a wrong class name falls back to the module's controller with that name
-    assert load_controller("replicaset", "kybernetes.controllers.replicaset:Wrong") is ReplicaSetController
+    with pytest.raises(ControllerLoadError, match="controller x: cannot import"):
+        load_controller("x", "kybernetes.controllers.does_not_exist:X")
+    with pytest.raises(ControllerLoadError, match="has no Controller class 'Wrong'"):
+        load_controller("replicaset", "kybernetes.controllers.replicaset:Wrong")
+    # a class that is not a Controller is refused too
+    with pytest.raises(ControllerLoadError, match="has no Controller class 'ControllerOptions'"):
+        load_controller("opts", "kybernetes.controllers.base:ControllerOptions")
+
+
+def test_manager_refuses_to_start_without_a_requested_controller() -> None:
+    """A requested controller that cannot be imported stops the manager at creation, not later in silence."""
+    api = ApiClient("http://127.0.0.1:1")  # never contacted: creation fails first
+    registry = {**CONTROLLERS, "broken": "kybernetes.controllers.does_not_exist:Broken"}
+    with pytest.raises(ControllerLoadError, match="controller broken"):
+        ControllerManager(api, registry=registry, leader_elect=False)
+    # not requested: not imported, no error
+    manager = ControllerManager(api, controllers=["*", "-broken"], registry=registry, leader_elect=False)
+    assert "broken" not in manager.classes and manager.classes["replicaset"] is ReplicaSetController
 
 
 async def _pods(api: ApiClient, ns: str) -> int:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient
 from kybernetes.kubelet.agent import Kubelet
 from kybernetes.kubelet.options import KubeletOptions
@@ -20,7 +21,6 @@ from kybernetes.kubelet.runtimes import ProcessRuntime
 from tests.controllers._node_fixtures import eventually
 
 NODE = "node-1"
-Obj = dict[str, Any]
 
 
 def fast_options(**overrides: Any) -> KubeletOptions:

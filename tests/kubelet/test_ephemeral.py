@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient
 from kybernetes.kubelet.agent import Kubelet
 from kybernetes.kubelet.runtimes import ProcessRuntime
@@ -18,8 +18,6 @@ from tests.controllers._node_fixtures import api, eventually, server
 from tests.kubelet.test_agent_fixtures import NODE, fast_options, pod_spec, running_kubelet, sh, wait_pod
 
 __all__ = ["api", "server"]
-
-Obj = dict[str, Any]
 
 
 def ephemeral(pod: Obj, name: str) -> Obj:

@@ -10,11 +10,11 @@ import copy
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.pods import BEST_EFFORT, qos_class
 from kybernetes.api.validation.quantity import canonical, parse
 
@@ -28,7 +28,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 Usage = dict[str, Fraction]
 TERMINAL = ("Succeeded", "Failed")
 COMPUTE_VALIDATION = frozenset(
@@ -126,9 +125,8 @@ def pod_counts(pod: Mapping[str, Any], now: float | None = None) -> bool:
     md = pod.get("metadata") or {}
     deleted, grace = md.get("deletionTimestamp"), md.get("deletionGracePeriodSeconds")
     if deleted and grace is not None:
-        try:
-            at = datetime.fromisoformat(str(deleted).replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        at = parse_time(deleted)
+        if at is None:
             return True
         if (time.time() if now is None else now) > at + int(grace):
             return False

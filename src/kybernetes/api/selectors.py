@@ -31,6 +31,7 @@ from typing import Any
 from kybernetes.api import jsonpath
 from kybernetes.api.errors import bad_request
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.validation.names import is_qualified_name, is_valid_label_value
 
 __all__ = [
     "FieldRequirement",
@@ -55,84 +56,7 @@ class InvalidSelectorError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Validation of keys and values (k8s.io/apimachinery/pkg/util/validation), with upstream's messages.
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME_FMT}$")
-_QNAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = f"{_DNS1123_LABEL_FMT}(\\.{_DNS1123_LABEL_FMT})*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def _dns1123_subdomain_errors(value: str) -> list[str]:
-    errs = []
-    if len(value) > 253:
-        errs.append(_max_len_error(253))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """``validation.IsQualifiedName``: label keys and annotation keys."""
-    parts = value.split("/")
-    errs: list[str] = []
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _dns1123_subdomain_errors(prefix))
-    else:
-        example = _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-        return [
-            f"a qualified name {example} with an optional DNS subdomain prefix and '/' "
-            "(e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _QNAME_RE.match(name):
-        errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """``validation.IsValidLabelValue``."""
-    errs = []
-    if len(value) > 63:
-        errs.append(_max_len_error(63))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+# Error text of selector validation, as upstream prints it (key and value checks: ``validation.names``).
 
 
 def _go_quote(value: str) -> str:
@@ -239,7 +163,7 @@ def _requirement_errors(key: str, op: Operator, vals: list[str], path: str) -> l
         return f"{path}.{name}" if path else name
 
     errs = []
-    key_errs = qualified_name_errors(key)
+    key_errs = is_qualified_name(key)
     if key_errs:
         errs.append(_invalid(child("key"), key, "; ".join(key_errs)))
     values_path = child("values")
@@ -256,7 +180,7 @@ def _requirement_errors(key: str, op: Operator, vals: list[str], path: str) -> l
     elif op in (Operator.GREATER_THAN, Operator.LESS_THAN):
         errs.extend(_numeric_value_errors(vals, values_path))
     for i, value in enumerate(vals):
-        value_errs = label_value_errors(value)
+        value_errs = is_valid_label_value(value)
         if value_errs:
             errs.append(_invalid(f"{values_path}[{i}][{key}]", value, "; ".join(value_errs)))
     return errs
@@ -509,7 +433,7 @@ class _Parser:
             tok, lit = self.consume()
         if tok is not _Tok.IDENTIFIER:
             raise _SyntaxError(f"found '{lit}', expected: identifier")
-        key_errs = qualified_name_errors(lit)
+        key_errs = is_qualified_name(lit)
         if key_errs:
             raise _SyntaxError(_invalid("", lit, "; ".join(key_errs)))
         if self.lookahead()[0] in (_Tok.END, _Tok.COMMA) and operator is None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.quota import check_quota
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.resource_store import StoreLocator
 from kybernetes.storage import KeyExistsError
 

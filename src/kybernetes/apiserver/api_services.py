@@ -24,9 +24,9 @@ import contextlib
 import logging
 from typing import Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
+from kybernetes.api.conditions import get_condition, transition_time
 from kybernetes.api.registry import API_SERVICE_PRIORITIES, Registry
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.resource_store import ResourceStore, ServingContext
 from kybernetes.apiserver.strategies.cluster import local_available_condition
 from kybernetes.storage import KeyExistsError
@@ -178,14 +178,11 @@ def _merged_status(obj: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any
     """The status with ``wanted`` as its Available condition, or None when nothing would change."""
     status = dict(obj.get("status") or {})
     conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
-    current = next((c for c in conditions if c.get("type") == "Available"), None)
+    current = get_condition(status, "Available")
     if current is not None and all(current.get(k) == wanted[k] for k in ("status", "reason", "message")):
         return None
     condition = dict(wanted)
-    same_status = current is not None and current.get("status") == wanted["status"]
-    condition["lastTransitionTime"] = (
-        current.get("lastTransitionTime") if same_status and current else None
-    ) or meta.now_rfc3339()
+    condition["lastTransitionTime"] = transition_time(current, wanted["status"], meta.now_rfc3339())
     status["conditions"] = [c for c in conditions if c.get("type") != "Available"] + [condition]
     return status
 

@@ -16,6 +16,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from kybernetes.api.meta import parse_datetime
+
 if TYPE_CHECKING:
     from kybernetes.apiserver.context import ApiContext
 
@@ -38,16 +40,6 @@ def _status(name: str, error: str) -> dict[str, Any]:
     }
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def lease_error(lease: dict[str, Any] | None, lease_name: str, now: datetime) -> str:
     """Why a leader Lease shows its component unhealthy ("" when it is held and fresh)."""
     where = f"kube-system/{lease_name}"
@@ -57,7 +49,7 @@ def lease_error(lease: dict[str, Any] | None, lease_name: str, now: datetime) ->
     holder = spec.get("holderIdentity")
     if not holder:
         return f"no leader: Lease {where} is not held"
-    renewed = _parse_time(spec.get("renewTime")) or _parse_time(spec.get("acquireTime"))
+    renewed = parse_datetime(spec.get("renewTime")) or parse_datetime(spec.get("acquireTime"))
     duration = spec.get("leaseDurationSeconds")
     if renewed is None or not isinstance(duration, int):
         return f"leader {holder} has not renewed Lease {where}"

@@ -1,18 +1,30 @@
-"""Everything one API server instance shares across requests: registry, store, hubs, CRD state."""
+"""Everything one API server instance shares across requests: registry, store, hubs, CRD state.
+
+An ``ApiContext`` is configured only through its constructor (every setting a declared, typed keyword
+argument, nothing set on it afterwards): the store, the registry, the compaction interval, the watch
+bookmark interval, and ``node_streams``, the factory of the proxy that serves the pod streaming
+subresources (``log``, ``exec``, ``attach``, ``portforward``; none when no node agent can be reached).
+What it starts in ``start()`` (CRD follower, local APIServices, compaction) is owned by one ``TaskOwner``
+and stopped by ``close()``, which also closes the node streams.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from kybernetes.api import errors
+from aiohttp import web
+
+from kybernetes._lib.tasks import TaskOwner
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.apiserver import api_services, meta
+from kybernetes.apiserver import api_services
 from kybernetes.apiserver.admission import ensure_system_priority_classes
 from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
-from kybernetes.apiserver.node_proxy import NodeProxy
+from kybernetes.apiserver.request import Target
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for
 from kybernetes.apiserver.strategies.apiextensions import resource_infos, version_of
@@ -26,15 +38,33 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 COMPACTION_INTERVAL_SECONDS = 300.0
 
 
+class NodeStreams(Protocol):
+    """Serves a pod's streaming subresource by reaching the kubelet of the pod's node."""
+
+    async def __call__(
+        self, request: web.Request, target: Target, pod: dict[str, Any]
+    ) -> web.StreamResponse: ...
+
+    async def close(self) -> None: ...
+
+
 class ApiContext:
+    """See the module docstring."""
+
     def __init__(
         self,
         store: Store,
         registry: Registry | None = None,
         *,
         compaction_interval: float = COMPACTION_INTERVAL_SECONDS,
+        watch_bookmark_interval: float | None = None,
+        node_streams: Callable[[ApiContext], NodeStreams] | None = None,
     ) -> None:
+        """``watch_bookmark_interval``: seconds between BOOKMARK events on watches that allow them (None:
+        the handlers' default, 60 s). ``node_streams(ctx)`` builds the node stream proxy for this
+        context (None: streaming subresources answer 503)."""
         self.compaction_interval = compaction_interval
+        self.watch_bookmark_interval = watch_bookmark_interval
         self.store = store
         self.registry = registry or Registry.builtin()
         self.hubs = WatchHubs(store)
@@ -45,12 +75,9 @@ class ApiContext:
         self.crd_scale: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._crd_owned: dict[str, list[tuple[str, str, str]]] = {}
         self.registry_generation = 0
-        self.garbage_collector_running = False
-        # Seconds between BOOKMARK events on watches that allow them (None: the handlers' default, 60 s).
-        self.watch_bookmark_interval: float | None = None
-        # the node agents' streaming endpoints (exec/attach/portforward/log); set by the server command
-        self.node_streams: NodeProxy | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskOwner("api-context", logger=log)
+        # last: the factory may look at the context (the proxy resolves nodes through its stores)
+        self.node_streams: NodeStreams | None = node_streams(self) if node_streams is not None else None
 
     # --- resources -----------------------------------------------------------------------------------
     def resource_store(self, info: ResourceInfo) -> ResourceStore:
@@ -85,19 +112,16 @@ class ApiContext:
         listed = await crds.list(None)
         for crd in listed.items:
             self.register_crd(crd)
-        self._tasks.append(asyncio.create_task(self._follow_crds(crds, listed.resource_version)))
+        self._tasks.spawn(self._follow_crds(crds, listed.resource_version), name="follow-crds")
         await api_services.sync_local(self)
-        self._tasks.append(asyncio.create_task(api_services.run(self)))
+        self._tasks.spawn(api_services.run(self), name="api-services")
         if self.compaction_interval > 0:
-            self._tasks.append(asyncio.create_task(self._compact_periodically()))
+            self._tasks.spawn(self._compact_periodically(), name="compaction")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self._tasks.close()
+        if self.node_streams is not None:
+            await self.node_streams.close()
         await self.hubs.close()
 
     async def _compact_periodically(self) -> None:

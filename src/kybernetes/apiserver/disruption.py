@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.selectors import label_selector_from_dict
-from kybernetes.apiserver import meta
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.context import ApiContext

@@ -8,9 +8,8 @@ from __future__ import annotations
 import contextlib
 import copy
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.flowcontrol import MANDATORY_FLOW_SCHEMAS, MANDATORY_PRIORITY_LEVELS
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.resource_store import StoreLocator
 from kybernetes.storage import KeyExistsError
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.selectors import (
     object_fields,
@@ -19,7 +19,7 @@ from kybernetes.api.selectors import (
     validate_field_selector,
 )
 from kybernetes.api.tables import to_table
-from kybernetes.apiserver import codec, meta, shape, subresources
+from kybernetes.apiserver import codec, shape, subresources
 from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome

@@ -1,6 +1,6 @@
 """The API server's side of the pod streaming subresources: ``log``, ``exec``, ``attach``, ``portforward``.
 
-``NodeProxy`` is set as ``ApiContext.node_streams``. For a pod bound to a node it finds the node's
+``NodeProxy`` is what ``ApiContext(node_streams=...)`` builds. For a pod bound to a node it finds the node's
 kubelet (``status.addresses``: InternalIP, else Hostname, else ExternalIP; port
 ``status.daemonEndpoints.kubeletEndpoint.Port``, default 10250) and
 

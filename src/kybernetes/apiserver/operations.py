@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import conversion, errors, schemas
+from kybernetes.api import conversion, errors, meta, schemas
 from kybernetes.api.patch import apply_patch, server_side_apply, update_managed_fields
 from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
@@ -31,7 +31,7 @@ from kybernetes.api.validation import (
     unknown_custom_fields,
     validate_custom,
 )
-from kybernetes.apiserver import meta, shape
+from kybernetes.apiserver import shape
 from kybernetes.apiserver.admission import admit_create, charge_quota
 from kybernetes.apiserver.codec import decode_object
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
@@ -622,15 +622,25 @@ class Operations:
         raise self.rs._conflict(name)
 
     def _deletion_finalizers(self, md: dict[str, Any], opts: DeleteOptions) -> list[str]:
-        """The object's finalizers plus the garbage collector's for a Foreground/Orphan delete."""
+        """The object's finalizers with the garbage collector's set for this delete's propagation policy.
+
+        As upstream's ``deletionFinalizersForGarbageCollection`` (with the API server's garbage collection
+        enabled, its default): the policy decides, whoever runs the garbage collector and wherever it
+        runs; without a policy the object's own ``orphan``/``foregroundDeletion`` finalizer stays. Foreground
+        adds ``foregroundDeletion``, Orphan adds ``orphan``, and an explicit policy drops the other one
+        (Background drops both). The garbage collector removes them when it is done."""
         finalizers = list(md.get("finalizers") or [])
-        if opts.propagation_policy == "Foreground" and self.ctx.garbage_collector_running:
-            if "foregroundDeletion" not in finalizers:
-                finalizers.append("foregroundDeletion")
-        if opts.propagation_policy == "Orphan" and self.ctx.garbage_collector_running:
-            if "orphan" not in finalizers:
-                finalizers.append("orphan")
-        return finalizers
+        policy = opts.propagation_policy
+        if policy is None:
+            return finalizers
+        kept = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+        if policy == "Orphan":
+            kept.append("orphan")
+        elif policy == "Foreground":
+            kept.append("foregroundDeletion")
+        if set(kept) == set(finalizers):
+            return finalizers  # unchanged: keep the stored order
+        return kept
 
     async def _mark_for_deletion(
         self, namespace: str | None, name: str, opts: DeleteOptions, precondition_rv: str | None
@@ -650,8 +660,11 @@ class Operations:
             elif grace is not None and grace < int(omd.get("deletionGracePeriodSeconds") or grace + 1):
                 omd["deletionGracePeriodSeconds"] = grace  # a shorter grace period may be requested
             have = self._deletion_finalizers(omd, opts)
-            if have:
-                omd["finalizers"] = have
+            if have != list(omd.get("finalizers") or []):
+                if have:
+                    omd["finalizers"] = have
+                else:
+                    omd.pop("finalizers", None)  # an explicit policy dropped the only (GC) finalizer
             return obj
 
         return await self.rs.guaranteed_update(namespace, name, mark, dry_run=opts.dry_run)

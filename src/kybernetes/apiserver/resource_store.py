@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from kybernetes.api import conversion, errors
+from kybernetes.api import conversion, errors, meta
 from kybernetes.api.registry import Registry, ResourceInfo, storage_key, storage_prefix
-from kybernetes.apiserver import codec, meta
+from kybernetes.apiserver import codec
 from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.watch import ObjectEvent, WatchHubs
 from kybernetes.storage import (

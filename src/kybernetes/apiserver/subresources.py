@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from kybernetes.api import errors
+from kybernetes.api import errors, meta
 from kybernetes.api.patch import apply_patch
-from kybernetes.apiserver import codec, meta, shape
+from kybernetes.apiserver import codec, shape
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.disruption import check_eviction
 from kybernetes.apiserver.operations import Operations

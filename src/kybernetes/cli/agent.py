@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kybernetes._lib.tasks import log_task_failure
 from kybernetes.apiserver.certs import ensure_pki
+from kybernetes.cli.model import EmbedEnv
 from kybernetes.client import ApiClient, ClientConfig
 from kybernetes.kubelet import SimulatedNodes, load_simulated_stages
 from kybernetes.kubelet.agent import Kubelet
@@ -42,8 +44,8 @@ log = logging.getLogger("kyb.agent")
 RUNTIMES = ("auto", "process", "containerd", "simulated")
 
 
-def add_arguments(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("agent", help="run a node agent (kubelet) joined to a server")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``kyb agent``'s flags."""
     p.add_argument("--server", required=True, help="API server URL, e.g. https://127.0.0.1:6443")
     p.add_argument("--token", default=os.environ.get("KYB_TOKEN"), help="the cluster's node token")
     p.add_argument("--ca-file", default=None, help="CA of the API server (default: do not verify)")
@@ -57,7 +59,16 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         help="simulated nodes: a Stage file or a directory of them (default: the shipped pod and node profiles)",
     )
     p.add_argument("--log-level", default="INFO")
-    images = sub.add_parser("images", help="manage images of the embedded containerd")
+
+
+def add_embedded_arguments(p: argparse.ArgumentParser) -> None:
+    """The agent's flags on ``kyb server``."""
+    p.add_argument("--node-name", default=socket.gethostname(), help="name of the embedded agent's node")
+    add_agent_options(p)
+
+
+def add_images_arguments(images: argparse.ArgumentParser) -> None:
+    """``kyb images import``."""
     images_sub = images.add_subparsers(dest="images_command", required=True)
     imp = images_sub.add_parser("import", help="load an OCI/docker image archive into containerd (k8s.io)")
     imp.add_argument("file")
@@ -69,10 +80,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--data-dir", default=os.path.expanduser("~/.kybernetes"), type=os.path.expanduser)
     imp.add_argument("--container-runtime-endpoint", default=None)
     imp.add_argument("--log-level", default="INFO")
-    kill = sub.add_parser(
-        "killall",
-        help="stop the server/agent on a data dir, every pod, containerd and its shims; clean up (k3s-killall)",
-    )
+
+
+def add_killall_arguments(kill: argparse.ArgumentParser) -> None:
+    """``kyb killall``."""
     kill.add_argument(
         "--data-dir",
         default=None,
@@ -109,14 +120,19 @@ class AgentHandle:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=40)
-        for task in self.tasks:
-            task.cancel()
+        if self.tasks:
+            # a kubelet stops its pod workers gracefully; failures were logged by the tasks' done-callbacks
+            _, pending = await asyncio.wait(self.tasks, timeout=40)
+            for task in pending:
+                log.warning("%s did not stop within 40s; cancelling it", task.get_name())
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
         for closer in reversed(self.closers):
-            with contextlib.suppress(Exception):
+            try:
                 await closer()
+            except Exception:
+                log.exception("stopping the agent: %r failed", closer)
 
 
 def choose_runtime(requested: str) -> str:
@@ -150,7 +166,9 @@ async def start_agent(
         except ValueError as exc:  # StageError: a malformed stage file, named with its field
             raise SystemExit(f"kyb agent: --stages: {exc}") from None
         nodes = SimulatedNodes(api, names, stages=stages)
-        handle.tasks.append(asyncio.create_task(nodes.run(handle.stop), name="simulated-nodes"))
+        task = asyncio.create_task(nodes.run(handle.stop), name="simulated-nodes")
+        task.add_done_callback(lambda t: log_task_failure(t, log))
+        handle.tasks.append(task)
         log.info("simulating %d node(s)", count)
         return handle
 
@@ -187,7 +205,7 @@ async def start_agent(
     await server.start()
     handle.closers.append(server.stop)
     task = asyncio.create_task(kubelet.run(handle.stop), name=f"kubelet:{node_name}")
-    task.add_done_callback(_log_failure)
+    task.add_done_callback(lambda t: log_task_failure(t, log))
     handle.tasks.append(task)
     log.info("kubelet for node %s on %s runtime, streaming on %s:%d", node_name, runtime_kind, node_ip, port)
     return handle
@@ -217,23 +235,38 @@ async def _containerd_runtime(args: argparse.Namespace, root_dir: Path, handle: 
     return ContainerdRuntime(endpoint, pod_cidr=args.pod_cidr, log_root=str(root_dir / "pod-logs"))
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped", task.get_name(), exc_info=task.exception())
-
-
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
+async def embed(env: EmbedEnv) -> AgentHandle:
+    """The node agent ``kyb server`` runs for its own machine (``--node-name``, data in ``<data-dir>/agent``)."""
+    agent_api = env.new_client()
+    try:
+        handle = await start_agent(
+            agent_api,
+            env.args,
+            node_name=env.args.node_name,
+            root_dir=env.data_dir / "agent",
+            token=env.node_token,
+            ssl_files=env.ssl_files,
+        )
+    except BaseException:
+        await agent_api.close()
+        raise
+    handle.closers.append(agent_api.close)
+    return handle
+
+
+async def run_killall(args: argparse.Namespace) -> int:
+    """``kyb killall``."""
+    return await killall(*_killall_dirs(args))
+
+
 async def run(args: argparse.Namespace) -> int:
-    """``kyb agent``, ``kyb images import`` and ``kyb killall``."""
-    if args.command == "images":
-        return await _images(args)
-    if args.command == "killall":
-        return await killall(*_killall_dirs(args))
+    """``kyb agent``."""
 
     if not args.token:
         raise SystemExit("kyb agent: --token (or KYB_TOKEN) is required")
@@ -249,7 +282,6 @@ async def run(args: argparse.Namespace) -> int:
     root_dir = Path(args.data_dir)
     # The kubelet serves its streaming API over TLS with its own certificate (the API server presents
     # the node token, and does not verify kubelet certificates).
-
     node_ip = args.node_ip or "127.0.0.1"
     pki = await asyncio.to_thread(ensure_pki, root_dir / "kubelet-pki", hosts=[node_ip, args.node_name])
     handle = await start_agent(
@@ -366,15 +398,19 @@ async def _kill_process_pods(root: Path) -> int:
         running = [c for c in containers if c.state == "running"]
         await asyncio.gather(*(runtime.stop_container(c.id, 0) for c in running), return_exceptions=True)
         for sandbox_id, _config in await runtime.list_sandboxes():
-            with contextlib.suppress(Exception):
+            try:
                 await runtime.stop_sandbox(sandbox_id)
                 await runtime.remove_sandbox(sandbox_id)
+            except Exception as exc:  # keep cleaning up the others; say which one is left
+                log.warning("could not remove process-runtime sandbox %s: %s", sandbox_id, exc)
         return len(running)
     finally:
         await runtime.close()
 
 
-async def _images(args: argparse.Namespace) -> int:
+async def images(args: argparse.Namespace) -> int:
+    """``kyb images import``."""
+
     endpoint = args.container_runtime_endpoint
     if endpoint is None:
         endpoint = str(Path(args.data_dir) / "agent" / "containerd" / "containerd.sock")

@@ -1,8 +1,8 @@
 """``kyb``: the command line. The one place that wires components together.
 
-Subcommands: ``server`` (control plane, ``cli/server.py``), ``scheduler`` and ``controller-manager``
-(each a separate process talking to a server through a kubeconfig, ``cli/components.py``), ``agent``,
-``images`` and ``killall`` (``cli/agent.py``).
+Every subcommand comes from the one list in ``cli/components.py`` (``COMMANDS``: the components
+``server``, ``scheduler``, ``controller-manager``, ``agent``, then the tools ``images`` and ``killall``):
+each declares its name, help, flags and ``run``; ``main`` parses and runs the chosen one.
 """
 
 from __future__ import annotations
@@ -11,26 +11,31 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
-from kybernetes.cli import agent, components, server
+from kybernetes.cli.components import COMMANDS
+from kybernetes.cli.model import Command
+
+
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    """``kyb``'s parser: one subcommand per command of the list."""
+    parser = argparse.ArgumentParser(prog="kyb", description="kybernetes: a small Kubernetes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in commands:
+        p = sub.add_parser(command.name, help=command.help)
+        command.flags(p)
+        p.set_defaults(kyb_command=command)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kyb", description="kybernetes: a small Kubernetes")
-    sub = parser.add_subparsers(dest="command", required=True)
-    server.add_arguments(sub)
-    components.add_arguments(sub)
-    agent.add_arguments(sub)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, str(getattr(args, "log_level", "INFO")).upper(), logging.INFO),
+        level=getattr(logging, str(vars(args).get("log_level", "INFO")).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command == "server":
-        return asyncio.run(server.run(args))
-    if args.command in ("agent", "images", "killall"):
-        return asyncio.run(agent.run(args))
-    return asyncio.run(components.run(args))
+    command: Command = args.kyb_command
+    return asyncio.run(command.run(args))
 
 
 if __name__ == "__main__":

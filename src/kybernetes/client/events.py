@@ -28,10 +28,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import format_time
 from kybernetes.client.rest import ApiClient, ApiConnectionError
 
 __all__ = ["EVENT_NORMAL", "EVENT_WARNING", "EventRecorder", "object_reference"]
@@ -65,10 +65,6 @@ def object_reference(obj: Mapping[str, Any], field_path: str | None = None) -> d
     if field_path:
         ref["fieldPath"] = field_path
     return {k: v for k, v in ref.items() if v}
-
-
-def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -245,7 +241,11 @@ class EventRecorder:
         key = (*self._source_key(p), dedupe_message)
         written = self._written.get(key)
         if written is not None and p.timestamp - written.last_seen <= self.window:
-            patch = {"count": written.count + 1, "lastTimestamp": _rfc3339(p.timestamp), "message": message}
+            patch = {
+                "count": written.count + 1,
+                "lastTimestamp": format_time(p.timestamp),
+                "message": message,
+            }
             try:
                 await self._with_attempts(
                     lambda: self.events.patch(written.name, patch, namespace=written.namespace)
@@ -277,7 +277,7 @@ class EventRecorder:
 
     async def _create(self, p: _Pending, message: str) -> dict[str, Any]:
         namespace = p.ref.get("namespace") or "default"
-        ts = _rfc3339(p.timestamp)
+        ts = format_time(p.timestamp)
         source: dict[str, str] = {"component": self.component}
         if self.host:
             source["host"] = self.host

@@ -33,7 +33,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kybernetes._lib.backoff import Backoff
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.selectors import LabelSelector, parse_label_selector
 from kybernetes.client.rest import (
@@ -64,7 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
 NAMESPACE_INDEX = "namespace"
 LABEL_INDEX = "labels"
@@ -229,51 +230,6 @@ class Indexer:
 
     def __iter__(self) -> Iterator[Obj]:
         return iter(list(self._items.values()))
-
-
-# --- backoff ------------------------------------------------------------------------------------------
-class Backoff:
-    """Exponential backoff with jitter, reset after a quiet period (client-go's reflector defaults:
-    0.8 s doubling to 30 s, jitter 1.0, reset after 2 minutes without failures)."""
-
-    def __init__(
-        self,
-        initial: float = 0.8,
-        maximum: float = 30.0,
-        factor: float = 2.0,
-        jitter: float = 1.0,
-        reset_after: float = 120.0,
-        *,
-        rng: random.Random | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.factor = factor
-        self.jitter = jitter
-        self.reset_after = reset_after
-        self._rng = rng or random.Random()
-        self._clock = clock
-        self._current = 0.0
-        self._last = 0.0
-
-    def _now(self) -> float:
-        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
-
-    def next_delay(self) -> float:
-        now = self._now()
-        if self._current == 0.0 or now - self._last > self.reset_after:
-            self._current = self.initial
-        else:
-            self._current = min(self.maximum, self._current * self.factor)
-        self._last = now
-        return self._current * (1.0 + self._rng.random() * self.jitter)
-
-    def reset(self) -> None:
-        self._current = 0.0
-
-    async def sleep(self) -> None:
-        await asyncio.sleep(self.next_delay())
 
 
 # --- reflector ----------------------------------------------------------------------------------------

@@ -34,33 +34,17 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import format_micro_time, parse_time
 from kybernetes.client.rest import ApiClient, ApiConnectionError
 
-__all__ = ["LeaderElectionRecord", "LeaderElector", "format_micro_time", "parse_time"]
+__all__ = ["LeaderElectionRecord", "LeaderElector"]
 
 log = logging.getLogger(__name__)
 
 JITTER_FACTOR = 1.2
-
-
-def format_micro_time(ts: float) -> str:
-    """metav1.MicroTime: RFC 3339 with microseconds, UTC."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: Any) -> float | None:
-    """Seconds since the epoch of an RFC 3339 (Micro)Time string, None if absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

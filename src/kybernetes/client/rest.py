@@ -37,6 +37,7 @@ import aiohttp
 import orjson
 
 from kybernetes.api.errors import Cause, StatusError
+from kybernetes.api.meta import meta_of as _meta
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.client.config import ClientConfig
 
@@ -476,9 +477,6 @@ class ApiClient:
 
 
 # --- one resource -------------------------------------------------------------------------------------
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    md = obj.get("metadata")
-    return md if isinstance(md, Mapping) else {}
 
 
 class ResourceClient:

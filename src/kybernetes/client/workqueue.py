@@ -29,6 +29,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
+from kybernetes._lib.backoff import exponential
+
 __all__ = [
     "BucketRateLimiter",
     "ExponentialFailureRateLimiter",
@@ -67,9 +69,7 @@ class ExponentialFailureRateLimiter(Generic[T]):
     def when(self, item: T) -> float:
         exp = self._failures.get(item, 0)
         self._failures[item] = exp + 1
-        if exp > 64:  # 2**64 overflows any sane cap
-            return self.max_delay
-        return min(self.max_delay, self.base_delay * (2**exp))
+        return exponential(self.base_delay, self.max_delay, exp)
 
     def forget(self, item: T) -> None:
         self._failures.pop(item, None)

@@ -16,9 +16,10 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from kybernetes.api.conditions import get_condition
+from kybernetes.api.meta import parse_time
 from kybernetes.client import (
     ApiClient,
     EventRecorder,
@@ -93,16 +94,10 @@ def controller_uid_index(obj: Mapping[str, Any]) -> list[str]:
 def ready_since(pod: Mapping[str, Any]) -> float | None:
     """When the pod's Ready condition turned True (epoch seconds; 0.0 when the time does not parse),
     or None when it is not Ready."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready" and cond.get("status") == "True":
-            ts = cond.get("lastTransitionTime")
-            if isinstance(ts, str):
-                try:
-                    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-                except ValueError:
-                    return 0.0
-            return 0.0
-    return None
+    cond = get_condition(pod.get("status"), "Ready")
+    if cond is None or cond.get("status") != "True":
+        return None
+    return parse_time(cond.get("lastTransitionTime")) or 0.0
 
 
 class Controller:

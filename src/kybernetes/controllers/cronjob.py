@@ -34,10 +34,12 @@ import functools
 import logging
 import time
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import format_time, parse_datetime
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
     CONTROLLER_UID_INDEX,
@@ -55,25 +57,10 @@ log = logging.getLogger(__name__)
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 UTC = dt.UTC
 
-Obj = Mapping[str, Any]
-
 
 def job_name_for(cronjob_name: str, scheduled: dt.datetime) -> str:
     """``<cronjob>-<minutes since the epoch>`` (upstream's ``getJobName``)."""
     return f"{cronjob_name}-{int(scheduled.timestamp()) // 60}"
-
-
-def _rfc3339(when: dt.datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 def _finished(job: Obj) -> str | None:
@@ -176,10 +163,10 @@ class CronJobController(Controller):
                     cj, "SawCompletedJob", f"Saw completed job: {jmd.get('name')}, condition: {finished}"
                 )
                 if finished == "Complete":
-                    done = _parse((job.get("status") or {}).get("completionTime"))
-                    last = _parse(status.get("lastSuccessfulTime"))
+                    done = parse_datetime((job.get("status") or {}).get("completionTime"))
+                    last = parse_datetime(status.get("lastSuccessfulTime"))
                     if done is not None and (last is None or done > last):
-                        status["lastSuccessfulTime"] = _rfc3339(done)
+                        status["lastSuccessfulTime"] = format_time(done)
         known = {(j.get("metadata") or {}).get("uid") for j in jobs}
         for ref in list(active):
             if ref.get("uid") in known:
@@ -228,7 +215,11 @@ class CronJobController(Controller):
             await self._write_status(cj, status, old_status)
             return None
 
-        earliest = _parse(status.get("lastScheduleTime")) or _parse(md.get("creationTimestamp")) or now
+        earliest = (
+            parse_datetime(status.get("lastScheduleTime"))
+            or parse_datetime(md.get("creationTimestamp"))
+            or now
+        )
         deadline = spec.get("startingDeadlineSeconds")
         if deadline is not None:
             earliest = max(earliest, now - dt.timedelta(seconds=int(deadline)))
@@ -247,13 +238,13 @@ class CronJobController(Controller):
             return next_in
         if deadline is not None and scheduled + dt.timedelta(seconds=int(deadline)) < now:
             self.recorder.warning(
-                cj, "MissSchedule", f"Missed scheduled time to start a job: {_rfc3339(scheduled)}"
+                cj, "MissSchedule", f"Missed scheduled time to start a job: {format_time(scheduled)}"
             )
             write()
             await self._write_status(cj, status, old_status)
             return next_in
         job_name = job_name_for(str(md["name"]), scheduled)
-        last_scheduled = _parse(status.get("lastScheduleTime"))
+        last_scheduled = parse_datetime(status.get("lastScheduleTime"))
         if any(a.get("name") == job_name for a in active) or last_scheduled == scheduled:
             write()
             await self._write_status(cj, status, old_status)
@@ -298,7 +289,7 @@ class CronJobController(Controller):
             self.recorder.normal(cj, "SuccessfulCreate", f"Created job {job_name}")
         if _finished(created) is None and all(a.get("uid") != created["metadata"]["uid"] for a in active):
             active.append(_job_ref(created))
-        status["lastScheduleTime"] = _rfc3339(scheduled)
+        status["lastScheduleTime"] = format_time(scheduled)
         write()
         await self._write_status(cj, status, old_status)
         return next_in

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import meta_of as _md
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
@@ -78,12 +80,6 @@ DAEMON_TOLERATIONS: tuple[tuple[str, str], ...] = (
     ("node.kubernetes.io/unschedulable", "NoSchedule"),
 )
 NETWORK_UNAVAILABLE = ("node.kubernetes.io/network-unavailable", "NoSchedule")
-
-Obj = Mapping[str, Any]
-
-
-def _md(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
 
 
 # --- eligibility --------------------------------------------------------------------------------------

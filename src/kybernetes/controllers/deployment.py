@@ -31,7 +31,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.api.conditions import get_condition, remove_condition, transition_time
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
@@ -46,7 +48,6 @@ from kybernetes.controllers.util.deployment import (
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 CONFLICT_RETRY = 0.05
 
 
@@ -292,7 +293,7 @@ class DeploymentController(Controller):
             annotations_changed = du.set_deployment_revision(d, rev)
             status = copy.deepcopy(d.get("status") or {})
             status_changed = False
-            if du.has_progress_deadline(d) and du.get_condition(status, PROGRESSING) is None:
+            if du.has_progress_deadline(d) and get_condition(status, PROGRESSING) is None:
                 du.set_condition(
                     status,
                     du.new_condition(
@@ -600,7 +601,7 @@ class DeploymentController(Controller):
         if not du.has_progress_deadline(d):
             return d
         status = copy.deepcopy(d.get("status") or {})
-        cond = du.get_condition(status, PROGRESSING)
+        cond = get_condition(status, PROGRESSING)
         paused = bool((d.get("spec") or {}).get("paused"))
         paused_cond = cond is not None and cond.get("reason") == du.PAUSED
         if paused and not paused_cond:
@@ -681,8 +682,8 @@ class DeploymentController(Controller):
     async def sync_rollout_status(self, all_rss: list[Obj | None], new_rs: Obj | None, d: Obj) -> None:
         status = self.calculate_status(all_rss, new_rs, d)
         if not du.has_progress_deadline(d):
-            du.remove_condition(status, PROGRESSING)
-        current = du.get_condition(d.get("status"), PROGRESSING)
+            remove_condition(status, PROGRESSING)
+        current = get_condition(d.get("status"), PROGRESSING)
         complete = (
             status.get("replicas") == status.get("updatedReplicas")
             and current is not None
@@ -705,9 +706,8 @@ class DeploymentController(Controller):
                     else (f'Deployment "{md(d)["name"]}" is progressing.')
                 )
                 cond = du.new_condition(PROGRESSING, "True", du.RS_UPDATED, msg)
-                if current is not None and current.get("status") == "True":
-                    cond["lastTransitionTime"] = current.get("lastTransitionTime", cond["lastTransitionTime"])
-                du.remove_condition(status, PROGRESSING)
+                cond["lastTransitionTime"] = transition_time(current, "True", cond["lastTransitionTime"])
+                remove_condition(status, PROGRESSING)
                 du.set_condition(status, cond)
             elif du.deployment_timed_out(d, status, now):
                 msg = (
@@ -719,7 +719,7 @@ class DeploymentController(Controller):
         failure = None
         for rs in all_rss:
             if rs is not None:
-                failure = du.get_condition(rs.get("status"), REPLICA_FAILURE) or failure
+                failure = get_condition(rs.get("status"), REPLICA_FAILURE) or failure
         if failure is not None:
             du.set_condition(
                 status,
@@ -731,19 +731,19 @@ class DeploymentController(Controller):
                 ),
             )
         else:
-            du.remove_condition(status, REPLICA_FAILURE)
+            remove_condition(status, REPLICA_FAILURE)
         if du.normalized_status(status) == du.normalized_status(d.get("status")):
             self._requeue_stuck(d, status, now)
             return
         await self._update_status(d, status)
 
     def _requeue_stuck(self, d: Obj, status: Obj, now: float) -> None:
-        cond = du.get_condition(status, PROGRESSING)
+        cond = get_condition(status, PROGRESSING)
         if not du.has_progress_deadline(d) or cond is None:
             return
         if du.deployment_complete(d, status) or cond.get("reason") == du.TIMED_OUT:
             return
-        since = du.parse_time(cond.get("lastUpdateTime"))
+        since = parse_time(cond.get("lastUpdateTime"))
         if since is None:
             return
         after = since + int((d.get("spec") or {}).get("progressDeadlineSeconds") or 0) - now

@@ -29,10 +29,11 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes.api.conditions import set_condition
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
@@ -41,23 +42,11 @@ __all__ = ["DisruptionController", "compute_pdb_status", "pod_is_ready", "scaled
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 DELETION_TIMEOUT = 120.0  # seconds an eviction-approved pod stays in disruptedPods (upstream DeletionTimeout)
 
 
 class PdbError(Exception):
     """The PDB's status cannot be computed (unmanaged pods, missing controllers, bad values)."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def scaled_value(value: int | str, total: int, round_up: bool = True) -> int:
@@ -127,7 +116,7 @@ def compute_pdb_status(
             continue
         name = str(md.get("name"))
         if name in previous:
-            at = _parse_time(previous[name])
+            at = parse_time(previous[name])
             if at is not None and at + DELETION_TIMEOUT > now:
                 disrupted[name] = previous[name]
                 due = at + DELETION_TIMEOUT
@@ -159,21 +148,17 @@ def compute_pdb_status(
 def _with_condition(pdb: Mapping[str, Any], status: str, reason: str, message: str) -> list[Obj]:
     conditions = [dict(c) for c in (pdb.get("status") or {}).get("conditions") or []]
     generation = (pdb.get("metadata") or {}).get("generation") or 0
-    for cond in conditions:
-        if cond.get("type") == "DisruptionAllowed":
-            if cond.get("status") != status:
-                cond["lastTransitionTime"] = _now()
-            cond.update(status=status, reason=reason, message=message, observedGeneration=generation)
-            return conditions
-    conditions.append(
+    set_condition(
+        conditions,
         {
             "type": "DisruptionAllowed",
             "status": status,
             "reason": reason,
             "message": message,
             "observedGeneration": generation,
-            "lastTransitionTime": _now(),
-        }
+            "lastTransitionTime": now_rfc3339(),
+        },
+        same_when=(),
     )
     return conditions
 

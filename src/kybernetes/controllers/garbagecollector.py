@@ -21,8 +21,10 @@ What it owns (upstream ``pkg/controller/garbagecollector``, reimplemented):
 - **orphan**: an owner with ``deletionTimestamp`` and the ``orphan`` finalizer has its reference removed
   from every dependent, then the finalizer.
 
-The API server adds those finalizers on DELETE with ``propagationPolicy`` Foreground / Orphan only when a
-garbage collector runs (``ApiContext.garbage_collector_running``). Everything goes through the API.
+The API server adds those finalizers on every DELETE with ``propagationPolicy`` Foreground / Orphan, as
+upstream's does, wherever this collector runs (in ``kyb server`` or a separate ``kyb controller-manager``);
+without a running collector such an object stays, marked, with its finalizer. Everything goes through the
+API.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.client import Informer, ResourceClient, WorkQueue, run_worker
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"

@@ -40,7 +40,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from kybernetes._lib.backoff import exponential
+from kybernetes.api.conditions import get_condition, is_true
+from kybernetes.api.conditions import set_condition as _set_condition
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import format_time, parse_time
+from kybernetes.api.meta import meta_of as _md
 from kybernetes.client import object_key, split_key
 from kybernetes.controllers.base import (
     CONTROLLER_UID_INDEX,
@@ -68,25 +74,8 @@ INDEX_FAILURE_COUNT_ANNOTATION = "batch.kubernetes.io/job-index-failure-count"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 MAX_BATCH = 500
 
-Obj = Mapping[str, Any]
-
 
 # --- small helpers ------------------------------------------------------------------------------------
-def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _md(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def _phase(pod: Obj) -> str:
@@ -157,15 +146,11 @@ def format_indexes(indexes: Iterable[int]) -> str:
 
 
 def find_condition(job: Obj, ctype: str) -> Mapping[str, Any] | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond
-    return None
+    return get_condition(job.get("status"), ctype)
 
 
 def condition_true(job: Obj, ctype: str) -> bool:
-    cond = find_condition(job, ctype)
-    return cond is not None and cond.get("status") == "True"
+    return is_true(job.get("status"), ctype)
 
 
 def is_finished(job: Obj) -> bool:
@@ -215,7 +200,7 @@ def match_pod_failure_policy(job: Obj, pod: Obj) -> tuple[str, str] | None:
 
 
 def _condition(ctype: str, status: str, reason: str, message: str, now: float) -> dict[str, Any]:
-    ts = rfc3339(now)
+    ts = format_time(now)
     return {
         "type": ctype,
         "status": status,
@@ -224,21 +209,6 @@ def _condition(ctype: str, status: str, reason: str, message: str, now: float) -
         "lastProbeTime": ts,
         "lastTransitionTime": ts,
     }
-
-
-def _set_condition(conds: list[dict[str, Any]], new: dict[str, Any]) -> bool:
-    """Add or update a condition; True if anything changed (the transition time moves only on a
-    status change)."""
-    for i, cond in enumerate(conds):
-        if cond.get("type") == new["type"]:
-            if cond.get("status") == new["status"] and cond.get("reason") == new["reason"]:
-                return False
-            if cond.get("status") == new["status"]:
-                new = {**new, "lastTransitionTime": cond.get("lastTransitionTime", new["lastTransitionTime"])}
-            conds[i] = new
-            return True
-    conds.append(new)
-    return True
 
 
 class _Clock:
@@ -646,8 +616,8 @@ class JobController(Controller):
             if sus is not None and sus.get("status") == "True":
                 _set_condition(conds, _condition("Suspended", "False", "JobResumed", "Job resumed", now))
                 self.recorder.normal(job, "Resumed", "Job resumed")
-                status["startTime"] = rfc3339(now)
-            status.setdefault("startTime", rfc3339(now))
+                status["startTime"] = format_time(now)
+            status.setdefault("startTime", format_time(now))
 
         # 4. finished?
         success = condition_true(job, "SuccessCriteriaMet")
@@ -705,7 +675,7 @@ class JobController(Controller):
                 await self._delete_pod(job, pod, key)
             if not terminating and not unc_s and not unc_f and not self._tracked_left(pods, removing):
                 _set_condition(conds, _condition("Complete", "True", "CompletionsReached", msg, now))
-                status["completionTime"] = rfc3339(now)
+                status["completionTime"] = format_time(now)
                 self.recorder.normal(job, "Completed", "Job completed")
         elif suspended:
             for pod in active:
@@ -802,7 +772,7 @@ class JobController(Controller):
             )
             last = self._last_failure.get(key)
             if failed > 0 and last is not None:
-                delay = min(self.backoff_max, self.backoff_base * (2 ** (failed - 1)))
+                delay = exponential(self.backoff_base, self.backoff_max, failed - 1)
                 remaining = last + delay - now
                 if remaining > 0:
                     self.queue.add_after(key, remaining)

@@ -2,12 +2,14 @@
 
 ``ControllerManager(api, controllers=..., options=..., leader_elect=True)`` and ``await run(stop)``:
 
-- **which controllers**: ``CONTROLLERS`` maps a name to ``"module:Class"``, imported lazily, so a
-  controller whose module does not exist (yet) is skipped with a log line instead of breaking the rest.
-  If the class name is wrong, the module's only ``Controller`` subclass (or the one whose ``name`` starts
-  with the key) is used.
+- **which controllers**: ``CONTROLLERS`` maps a name to ``"module:Class"``. The enabled ones are imported
+  when the manager is created (not when this module is), and one that cannot be imported (no module,
+  an import error inside it, no such ``Controller`` class) stops the manager from being created at all
+  (``ControllerLoadError``), as upstream's kube-controller-manager refuses to start: a controller never
+  goes missing silently.
   ``controllers`` uses upstream's ``--controllers`` syntax: ``None`` or ``["*"]`` for every registered
-  controller, ``"name"`` to enable one, ``"-name"`` to disable one (``["*", "-garbagecollector"]``).
+  controller, ``"name"`` to enable one, ``"-name"`` to disable one (``["*", "-garbagecollector"]``);
+  an unknown name is a ``ValueError``.
 - **one term of leadership** (``_lead``): a fresh ``SharedInformerFactory`` and ``ControllerContext``;
   every controller is constructed (registering its informer handlers), awaited ``prepare()`` if it has
   one (the garbage collector discovers resources there), informers are started and synced, then each
@@ -82,32 +84,21 @@ def enabled_controllers(spec: list[str] | None, registry: dict[str, str] | None 
     return out
 
 
-def load_controller(name: str, path: str) -> type[Controller] | None:
-    """Import ``module:Class``; None (logged) when the module does not exist."""
+class ControllerLoadError(ImportError):
+    """A requested controller cannot be imported; the manager refuses to start without it."""
+
+
+def load_controller(name: str, path: str) -> type[Controller]:
+    """Import ``module:Class``, a ``Controller`` subclass; ``ControllerLoadError`` when that fails."""
     module_name, _, class_name = path.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            log.info("controller %s not available (no module %s)", name, module_name)
-            return None
-        raise
+    except Exception as exc:
+        raise ControllerLoadError(f"controller {name}: cannot import {module_name}: {exc}") from exc
     cls = getattr(module, class_name, None) if class_name else None
-    if isinstance(cls, type) and issubclass(cls, Controller):
-        return cls
-    defined = [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, type)
-        and issubclass(obj, Controller)
-        and obj is not Controller
-        and obj.__module__ == module.__name__
-    ]
-    candidates = [c for c in defined if c.name.startswith(name)] if len(defined) > 1 else defined
-    if len(candidates) == 1:
-        return candidates[0]
-    log.warning("controller %s: %s has no Controller class %r", name, module_name, class_name)
-    return None
+    if not (isinstance(cls, type) and issubclass(cls, Controller)):
+        raise ControllerLoadError(f"controller {name}: {module_name} has no Controller class {class_name!r}")
+    return cls
 
 
 class ControllerManager:
@@ -134,6 +125,10 @@ class ControllerManager:
         self.api = api
         self.registry = dict(CONTROLLERS if registry is None else registry)
         self.names = enabled_controllers(controllers, self.registry)
+        # every enabled controller imported now: one that cannot be is an error before anything runs
+        self.classes: dict[str, type[Controller]] = {
+            name: load_controller(name, self.registry[name]) for name in self.names
+        }
         self.options = options or ControllerOptions()
         self.leader_elect = leader_elect
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
@@ -198,15 +193,16 @@ class ControllerManager:
             stopper.cancel()
             if not main.done():
                 main.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
+                try:
                     await main
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("controller manager: error while stopping")
 
     def build(self, ctx: ControllerContext) -> dict[str, Controller]:
         built: dict[str, Controller] = {}
-        for name in self.names:
-            cls = load_controller(name, self.registry[name])
-            if cls is None:
-                continue
+        for name, cls in self.classes.items():
             try:
                 built[name] = cls(ctx)
             except Exception:
@@ -248,9 +244,11 @@ class ControllerManager:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await informers.stop()
-            for recorder in ctx.recorders.values():
-                with contextlib.suppress(Exception):
+            for name, recorder in ctx.recorders.items():
+                try:
                     await recorder.stop(timeout=2.0)
+                except Exception:
+                    log.exception("event recorder %s did not stop cleanly", name)
 
     def workers_for(self, name: str, controller: Controller) -> int:
         extra = self.options.extra.get(f"concurrent_{name}_syncs")

@@ -26,18 +26,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, now_rfc3339
 from kybernetes.controllers.base import Controller, ControllerContext
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 FINALIZER = "kubernetes"
 DISCOVERY_TTL = 5.0
 REMAINING_RETRY = 1.0
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class NamespaceController(Controller):
@@ -220,7 +216,7 @@ class NamespaceController(Controller):
                 {
                     "type": kind,
                     "status": status,
-                    "lastTransitionTime": _now(),
+                    "lastTransitionTime": now_rfc3339(),
                     "reason": reason,
                     "message": message,
                 }

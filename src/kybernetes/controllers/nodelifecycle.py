@@ -39,10 +39,11 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes.api.conditions import by_type
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
 from kybernetes.api.tolerations import tolerates
 from kybernetes.client import WorkQueue, object_key, run_worker, split_key
 from kybernetes.controllers.base import Controller, ControllerContext, unwrap
@@ -64,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"
@@ -103,32 +103,17 @@ ZONE_FULL = "FullDisruption"
 
 
 # --- pure helpers -----------------------------------------------------------------------------------------
-def _now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: Any) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _conditions(node: Mapping[str, Any]) -> dict[str, Obj]:
-    return {str(c.get("type")): c for c in (node.get("status") or {}).get("conditions") or []}
 
 
 def ready_status(node: Mapping[str, Any]) -> str | None:
-    cond = _conditions(node).get("Ready")
+    cond = by_type(node.get("status")).get("Ready")
     return None if cond is None else str(cond.get("status"))
 
 
 def desired_condition_taints(node: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     """(NoSchedule keys, NoExecute keys) the node's conditions call for."""
     noschedule: set[str] = set()
-    for ctype, cond in _conditions(node).items():
+    for ctype, cond in by_type(node.get("status")).items():
         key = CONDITION_TAINTS.get((ctype, str(cond.get("status"))))
         if key:
             noschedule.add(key)
@@ -296,7 +281,7 @@ class NodeLifecycleController(Controller):
 
     def _observe_node(self, node: Obj) -> _Health:
         name = object_key(node)
-        beat = str((_conditions(node).get("Ready") or {}).get("lastHeartbeatTime") or "")
+        beat = str((by_type(node.get("status")).get("Ready") or {}).get("lastHeartbeatTime") or "")
         health = self.health.get(name)
         if health is None:
             health = self.health[name] = _Health(time.monotonic(), ready_heartbeat=beat)
@@ -345,13 +330,13 @@ class NodeLifecycleController(Controller):
                 self.queue.add(object_key(node))
 
     def _needs_unknown(self, node: Obj) -> bool:
-        conds = _conditions(node)
+        conds = by_type(node.get("status"))
         return any((conds.get(t) or {}).get("status") != "Unknown" for t in UNKNOWN_CONDITIONS)
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         name = object_key(node)
-        now = _now_rfc3339()
-        conds = _conditions(node)
+        now = now_rfc3339()
+        conds = by_type(node.get("status"))
         was_ready = ready_status(node) == "True"
         new_conditions: list[Obj] = []
         for ctype in UNKNOWN_CONDITIONS:
@@ -394,7 +379,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node: Obj) -> None:
         """Upstream's ``MarkPodsNotReady``: Ready=False on every pod of a node that is not Ready."""
-        now = _now_rfc3339()
+        now = now_rfc3339()
         for pod in self.pods.by_index(NODE_INDEX, object_key(node)):
             status = pod.get("status") or {}
             if status.get("phase") in ("Succeeded", "Failed"):
@@ -464,7 +449,7 @@ class NodeLifecycleController(Controller):
                 out.append({"key": key, "effect": "NoSchedule"})
         for key in sorted(noexecute):
             if (key, "NoExecute") not in have:
-                out.append({"key": key, "effect": "NoExecute", "timeAdded": _now_rfc3339()})
+                out.append({"key": key, "effect": "NoExecute", "timeAdded": now_rfc3339()})
                 adds_noexecute = True
         return out, adds_noexecute
 
@@ -528,7 +513,7 @@ class NodeLifecycleController(Controller):
         if tolerated and seconds is None:
             return
         if tolerated and seconds:
-            added = [_parse_time(t.get("timeAdded")) for t in taints]
+            added = [parse_time(t.get("timeAdded")) for t in taints]
             known = [a for a in added if a is not None]
             start = min(known) if known else time.time()
             remaining = start + seconds - time.time()
@@ -547,7 +532,7 @@ class NodeLifecycleController(Controller):
         if len(self._evicted) > 10000:
             self._evicted = {u: t for u, t in self._evicted.items() if now_mono - t < 30.0}
         self._evicted[uid] = now_mono
-        now = _now_rfc3339()
+        now = now_rfc3339()
         conditions = [
             c
             for c in (pod.get("status") or {}).get("conditions") or []

@@ -41,11 +41,12 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Protocol, TypedDict
 
+from kybernetes.api.conditions import get_condition, transition_time
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, format_time, parse_time
 from kybernetes.api.validation.quantity import canonical, parse
 from kybernetes.client import ApiClient, object_key, split_key
 from kybernetes.controllers.base import Controller, ControllerContext
@@ -60,8 +61,6 @@ __all__ = [
     "ScaleNormalizer",
     "default_behavior",
 ]
-
-Obj = dict[str, Any]
 
 
 class PodMetric(TypedDict, total=False):
@@ -109,11 +108,6 @@ class ApiMetricsSource:
 
 
 # --- replica math -----------------------------------------------------------------------------------------
-def _ts(text: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def _milli(metric: PodMetric, resource: str) -> int:
@@ -155,14 +149,14 @@ class ReplicaCalculator:
                 missing.add(name)
                 continue
             if resource == "cpu":
-                cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-                start = _ts(status.get("startTime"))
+                cond = get_condition(status, "Ready")
+                start = parse_time(status.get("startTime"))
                 if cond is None or start is None:
                     is_unready = True
                 elif start + self.cpu_initialization_period > now:
                     is_unready = cond.get("status") == "False"
                 else:
-                    changed = _ts(cond.get("lastTransitionTime")) or 0.0
+                    changed = parse_time(cond.get("lastTransitionTime")) or 0.0
                     is_unready = (
                         cond.get("status") == "False"
                         and start + self.delay_of_initial_readiness_status > changed
@@ -544,8 +538,6 @@ class ScaleNormalizer:
 
 
 # --- the controller ---------------------------------------------------------------------------------------
-def _now_rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _quantity_milli(milli: int, resource: str) -> str:
@@ -706,7 +698,7 @@ class HorizontalPodAutoscalerController(Controller):
                 raise
             self.normalizer.record_scale(key, current, desired, now)
             self.recorder.normal(hpa, "SuccessfulRescale", f"New size: {desired}; reason: {rescale_reason}")
-            status["lastScaleTime"] = _now_rfc3339(now)
+            status["lastScaleTime"] = format_time(now)
             conditions = [c for c in conditions if c[0] != "AbleToScale"]
             conditions.insert(
                 0,
@@ -847,7 +839,7 @@ class HorizontalPodAutoscalerController(Controller):
     async def _write_status(self, hpa: Obj, status: Obj, conditions: list[Condition]) -> None:
         old = {c.get("type"): c for c in (hpa.get("status") or {}).get("conditions") or []}
         merged: dict[str, Obj] = {t: dict(c) for t, c in old.items()}
-        now = _now_rfc3339(self.clock())
+        now = format_time(self.clock())
         for ctype, cstatus, reason, message in conditions:
             prev = old.get(ctype) or {}
             merged[ctype] = {
@@ -855,9 +847,7 @@ class HorizontalPodAutoscalerController(Controller):
                 "status": cstatus,
                 "reason": reason,
                 "message": message,
-                "lastTransitionTime": prev.get("lastTransitionTime")
-                if prev.get("status") == cstatus
-                else now,
+                "lastTransitionTime": transition_time(prev, cstatus, now),
             }
         status = {k: v for k, v in status.items() if v is not None}
         status["conditions"] = [

@@ -34,21 +34,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj, now_rfc3339, parse_time
+from kybernetes.api.meta import labels as _labels
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
 from kybernetes.controllers.util.deployment import (
     is_pod_available,
     is_pod_ready,
-    now_rfc3339,
-    parse_time,
     pod_condition,
     spec_replicas,
 )
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 
 BURST_REPLICAS = 500  # upstream's per-sync cap on creations / deletions
 SLOW_START_INITIAL_BATCH = 1
@@ -134,10 +133,6 @@ def owner_reference(owner: Mapping[str, Any], api_version: str, kind: str) -> Ob
         "controller": True,
         "blockOwnerDeletion": True,
     }
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("labels") or {}
 
 
 def pod_deletion_key(pod: Mapping[str, Any], rank: int, now: float) -> tuple[Any, ...]:

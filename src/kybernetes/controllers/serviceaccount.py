@@ -17,8 +17,6 @@ from kybernetes.controllers.base import Controller, ControllerContext, unwrap
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
-
 
 class ServiceAccountController(Controller):
     """See the module docstring. Keys are namespace names."""

@@ -37,10 +37,12 @@ import copy
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import meta_of as _md
 from kybernetes.api.selectors import label_selector_from_dict
 from kybernetes.client import split_key
 from kybernetes.controllers.base import (
@@ -68,8 +70,6 @@ log = logging.getLogger(__name__)
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
-Obj = Mapping[str, Any]
-
 
 def pod_ordinal(set_name: str, pod_name: str) -> int | None:
     """The ordinal of ``<set>-<ordinal>``, or None for a name that is not one of the set's."""
@@ -79,10 +79,6 @@ def pod_ordinal(set_name: str, pod_name: str) -> int | None:
 
 def claim_name(claim: str, set_name: str, ordinal: int) -> str:
     return f"{claim}-{set_name}-{ordinal}"
-
-
-def _md(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def _phase(pod: Obj) -> str:

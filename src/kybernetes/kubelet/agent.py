@@ -28,6 +28,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from kybernetes._lib.tasks import TaskOwner
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, EventRecorder, SharedInformerFactory
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.container_names import LABEL_POD_UID
@@ -47,7 +49,6 @@ from kybernetes.kubelet.worker_context import WorkerContext
 __all__ = ["Kubelet", "KubeletOptions"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 
 
@@ -92,6 +93,7 @@ class Kubelet:
             min_period=self.options.probe_min_period,
         )
         self.workers: dict[str, PodWorker] = {}
+        self._reapers = TaskOwner("kubelet-reapers", logger=log)  # forget each worker once it is done
         self.static_pods: dict[str, Obj] = {}
         self.informers = SharedInformerFactory(api)
         self.pod_informer: Informer = self.informers.informer(
@@ -191,7 +193,7 @@ class Kubelet:
         self.workers[uid] = worker
         if not self._defer_start:
             worker.start()
-        asyncio.get_running_loop().create_task(self._reap(uid, worker))
+        self._reapers.spawn(self._reap(uid, worker), name=f"reap:{uid}")
 
     async def _reap(self, uid: str, worker: PodWorker) -> None:
         await worker.done.wait()
@@ -428,6 +430,7 @@ class Kubelet:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
+        await self._reapers.close()
         await self.probes.close()
         await self.informers.stop()
         with contextlib.suppress(Exception):

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.meta import meta_of as _md
+
 __all__ = [
     "ANNOTATION_RESTART_COUNT",
     "LABEL_CONTAINER_NAME",
@@ -30,10 +32,6 @@ LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 LABEL_POD_UID = "io.kubernetes.pod.uid"
 LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
 ANNOTATION_RESTART_COUNT = "io.kubernetes.container.restartCount"
-
-
-def _md(pod: Mapping[str, Any]) -> Mapping[str, Any]:
-    return pod.get("metadata") or {}
 
 
 def qualified_pod_name(pod: Mapping[str, Any]) -> str:

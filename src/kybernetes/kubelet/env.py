@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
+from kybernetes.api.meta import Obj
 from kybernetes.api.validation.quantity import parse as parse_quantity
 
 __all__ = [
@@ -32,8 +33,6 @@ __all__ = [
     "field_value",
     "resource_value",
 ]
-
-Obj = dict[str, Any]
 
 
 class ConfigError(Exception):

@@ -31,11 +31,11 @@ import platform
 import socket
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from kybernetes.api.meta import Obj, format_micro_time, now_rfc3339
 from kybernetes.api.quota import format_quantity
 from kybernetes.api.validation.quantity import parse as parse_quantity
 from kybernetes.client import ApiClient, StatusError
@@ -45,7 +45,6 @@ from kybernetes.kubelet.runtime import RuntimeStatus
 __all__ = ["NodeStatusManager", "detect_node_ip", "machine_info"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 PRESSURE = {
@@ -68,11 +67,6 @@ class RuntimeStatusSource(Protocol):
     """The part of ``Runtime`` the node status needs (a simulated node has no other)."""
 
     async def status(self) -> RuntimeStatus: ...
-
-
-def _rfc3339(micro: bool = False) -> str:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.now(UTC).strftime(fmt)
 
 
 def _meminfo() -> dict[str, int]:
@@ -291,7 +285,7 @@ class NodeStatusManager:
         else:
             assert self.root_dir is not None
             self.info = await asyncio.to_thread(machine_info, self.root_dir)
-        status = self._stamp(await self.compute_status(), _rfc3339())
+        status = self._stamp(await self.compute_status(), now_rfc3339())
         spec: Obj = {}
         if self.options.register_with_taints:
             spec["taints"] = [dict(t) for t in self.options.register_with_taints]
@@ -348,7 +342,7 @@ class NodeStatusManager:
     def conditions_for(self, observed: Obj | None, now: str | None = None) -> list[Obj]:
         """The conditions this node reports, stamped ``now`` against ``observed`` (a Node as the API has
         it): a condition whose status differs there transitions now."""
-        now = now or _rfc3339()
+        now = now or now_rfc3339()
         before = {c.get("type"): c for c in ((observed or {}).get("status") or {}).get("conditions") or []}
         out = []
         for cond in self._desired:
@@ -364,7 +358,7 @@ class NodeStatusManager:
         due = time.monotonic() - self._last_report >= self.options.node_status_report_frequency
         if not force and not due and self._strip(status) == self._strip(self._posted):
             return False
-        stamped = self._stamp(status, _rfc3339())
+        stamped = self._stamp(status, now_rfc3339())
         try:
             await self.api.nodes.patch(self.node_name, {"status": stamped}, subresource="status")
         except StatusError as exc:
@@ -402,12 +396,12 @@ class NodeStatusManager:
             "spec": {
                 "holderIdentity": self.node_name,
                 "leaseDurationSeconds": self.options.node_lease_duration_seconds,
-                "renewTime": _rfc3339(micro=True),
+                "renewTime": format_micro_time(),
             },
         }
 
     async def renew_lease(self) -> None:
-        patch = {"spec": {"renewTime": _rfc3339(micro=True), "holderIdentity": self.node_name}}
+        patch = {"spec": {"renewTime": format_micro_time(), "holderIdentity": self.node_name}}
         try:
             await self.api.leases.patch(self.node_name, patch, namespace=LEASE_NAMESPACE)
         except StatusError as exc:

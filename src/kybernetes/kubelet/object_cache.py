@@ -19,11 +19,10 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, ResourceClient, StatusError
 
 __all__ = ["ObjectCache"]
-
-Obj = dict[str, Any]
 
 
 class ObjectCache:

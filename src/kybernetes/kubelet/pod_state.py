@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kybernetes.api.meta import Obj
 from kybernetes.kubelet.runtime import ContainerStatus
 
 __all__ = ["ContainerRecord", "PodState", "is_sidecar"]
-
-Obj = dict[str, Any]
 
 
 def is_sidecar(container: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.kubelet.container_names import pod_log_dir, qualified_pod_name, sandbox_labels
 from kybernetes.kubelet.container_start import start_container
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
@@ -43,7 +44,6 @@ from kybernetes.kubelet.worker_context import WorkerContext, go_duration
 __all__ = ["PodWorker"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 MIN_GRACE = 2.0
 RETRY = 1.0
 

@@ -40,7 +40,9 @@ from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 from typing import Any
 
+from kybernetes._lib.tasks import TaskOwner
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import Obj
 from kybernetes.client import ApiClient, SharedInformerFactory, WorkQueue, object_key, run_worker, split_key
 from kybernetes.client.informer import DeletedFinalStateUnknown, Informer
 from kybernetes.kubelet.node_status import NodeStatusManager
@@ -72,7 +74,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Obj = dict[str, Any]
 ANNOTATION_EXIT_CODE = "kybernetes.io/simulate-exit-code"
 ANNOTATION_DURATION = "kybernetes.io/simulate-duration"
 ANNOTATION_SIMULATED = "kybernetes.io/simulated"
@@ -256,9 +257,9 @@ class SimulatedNodes:
             self.informers_by_resource[resource] = informer
         self.queue: WorkQueue[Item] = WorkQueue(name="simulated-objects")
         self._matched: dict[Item, tuple[str, float, float]] = {}  # item -> (stage, since, delay)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.registered = asyncio.Event()
         self.stats: dict[str, int] = {"lease_renewals": 0, "lease_failures": 0, "stages_applied": 0}
+        self._background = TaskOwner("simulated-nodes", logger=log)  # one-off renewals; closed by run()
 
     @property
     def pod_informer(self) -> Informer | None:
@@ -324,19 +325,12 @@ class SimulatedNodes:
         """Bring a node back: renew its lease now and run the stages of its objects again."""
         info = self.nodes[name]
         info.alive = True
-        task = asyncio.get_running_loop().create_task(self._bounded(self._renew(name)))
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self._background.spawn(self._bounded(self._renew(name)), name=f"renew:{name}")
         for resource, informer in self.informers_by_resource.items():
             node_of = RESOURCES[resource].node_of
             for obj in informer.indexer.list():
                 if node_of(obj) == name:
                     self.queue.add((resource, object_key(obj)))
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("%s failed: %s", task.get_name(), task.exception())
 
     async def set_condition(
         self, name: str, ctype: str, status: str, reason: str = "", message: str = ""
@@ -501,10 +495,11 @@ class SimulatedNodes:
                         raise task.exception()  # type: ignore[misc]
         finally:
             self.queue.shut_down()
-            for task in [*tasks, *self._tasks]:
+            for task in tasks:
                 task.cancel()
-            for task in [*tasks, *self._tasks]:
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await self._background.close()
             if self._own_informers:
                 await self.informers.stop()

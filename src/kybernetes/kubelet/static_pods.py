@@ -15,12 +15,12 @@ import copy
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
 
 import orjson
 import yaml
 
 from kybernetes.api.defaults import apply_defaults
+from kybernetes.api.meta import Obj
 from kybernetes.api.registry import Registry
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 ANNOTATION_MIRROR = "kubernetes.io/config.mirror"
 ANNOTATION_CONFIG_HASH = "kubernetes.io/config.hash"
 ANNOTATION_CONFIG_SOURCE = "kubernetes.io/config.source"

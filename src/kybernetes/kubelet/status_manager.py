@@ -17,25 +17,20 @@ post to their mirror pod (same namespace/name); a missing pod (404) is not an er
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes.api.conditions import transition_time
+from kybernetes.api.meta import Obj, format_time
 from kybernetes.api.pods import qos_class
 from kybernetes.client import ApiClient, StatusError
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
 from kybernetes.kubelet.runtime import ContainerStatus
 
-__all__ = ["StatusManager", "compute_status", "get_phase", "rfc3339"]
+__all__ = ["StatusManager", "compute_status", "get_phase"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
-
-
-def rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- containers ---------------------------------------------------------------------------------------
@@ -44,8 +39,8 @@ def _terminated(st: ContainerStatus, runtime_name: str) -> Obj:
     out: Obj = {
         "exitCode": st.exit_code,
         "reason": reason,
-        "startedAt": rfc3339(st.started_at) if st.started_at else None,
-        "finishedAt": rfc3339(st.finished_at) if st.finished_at else None,
+        "startedAt": format_time(st.started_at) if st.started_at else None,
+        "finishedAt": format_time(st.finished_at) if st.finished_at else None,
         "containerID": f"{runtime_name}://{st.id}",
     }
     if st.message:
@@ -72,7 +67,7 @@ def _container_status(
         out["containerID"] = f"{runtime_name}://{rec.container_id}"
     last = rec.previous
     if st is not None and st.state == "running":
-        out["state"] = {"running": {"startedAt": rfc3339(st.started_at or st.created_at)}}
+        out["state"] = {"running": {"startedAt": format_time(st.started_at or st.created_at)}}
         out["ready"], out["started"] = ready, started
     elif st is not None and st.state == "exited" and not rec.waiting_reason:
         out["state"] = {"terminated": _terminated(st, runtime_name)}
@@ -214,7 +209,7 @@ def compute_status(
         "conditions": _conditions(state, phase, statuses, init_statuses),
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}] if host_ip else [],
-        "startTime": rfc3339(state.start_time),
+        "startTime": format_time(state.start_time),
         "containerStatuses": statuses,
         "qosClass": qos_class(state.pod),
     }
@@ -251,9 +246,7 @@ def _carry_transitions(new: Obj, old: Obj | None, now: str) -> None:
     for cond in new.get("conditions") or []:
         if cond.get("lastTransitionTime"):
             continue
-        prev = before.get(cond.get("type"))
-        same = prev is not None and prev.get("status") == cond.get("status")
-        cond["lastTransitionTime"] = prev.get("lastTransitionTime") if same and prev else now
+        cond["lastTransitionTime"] = transition_time(before.get(cond.get("type")), cond.get("status"), now)
 
 
 class StatusManager:
@@ -275,7 +268,7 @@ class StatusManager:
         previous = self._posted.get(state.uid)
         if previous is None:
             previous = dict(state.pod.get("status") or {})
-        _carry_transitions(status, previous, rfc3339())
+        _carry_transitions(status, previous, format_time())
         if status == self._posted.get(state.uid):
             return True
         patch: Obj = dict(status)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from kybernetes.api.meta import Obj
 from kybernetes.api.validation.quantity import parse as parse_quantity
 from kybernetes.kubelet.atomic_writer import AtomicWriter, FileProjection
 from kybernetes.kubelet.env import ConfigError, ObjectSource, expand, field_value, resource_value
@@ -39,7 +40,6 @@ from kybernetes.kubelet.runtime import Mount
 __all__ = ["VolumeError", "VolumeManager", "VolumeSource", "mounts_for"]
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 PLUGIN_DIRS = {
     "emptyDir": "kubernetes.io~empty-dir",

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kybernetes._lib.backoff import KeyedBackoff
 from kybernetes.client import ApiClient, EventRecorder
-from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.env import ObjectSource
 from kybernetes.kubelet.options import KubeletOptions
 from kybernetes.kubelet.probes import ProbeManager
@@ -57,10 +57,12 @@ class WorkerContext:
     # Current (uncached) configMaps and secrets for the environment of a container being started;
     # ``source`` (cached) when unset. Cached reads are fine only for volume refreshes.
     env_source: ObjectSource | None = None
-    restart_backoff: Backoff = field(init=False)
-    pull_backoff: Backoff = field(init=False)
+    restart_backoff: KeyedBackoff = field(init=False)
+    pull_backoff: KeyedBackoff = field(init=False)
 
     def __post_init__(self) -> None:
         o = self.options
-        self.restart_backoff = Backoff(o.restart_backoff_base, o.restart_backoff_max, o.restart_backoff_reset)
-        self.pull_backoff = Backoff(o.image_pull_backoff_base, o.image_pull_backoff_max)
+        self.restart_backoff = KeyedBackoff(
+            o.restart_backoff_base, o.restart_backoff_max, o.restart_backoff_reset
+        )
+        self.pull_backoff = KeyedBackoff(o.image_pull_backoff_base, o.image_pull_backoff_max)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from kybernetes._lib.backoff import exponential
 from kybernetes.scheduler.framework.nodeinfo import PodInfo
 from kybernetes.scheduler.framework.types import UNSCHEDULABLE_TIMEOUT, ClusterEvent
 
@@ -105,7 +106,7 @@ class SchedulingQueue:
         self._ready.set()
 
     def backoff_duration(self, q: QueuedPodInfo) -> float:
-        return min(self.max_backoff, self.initial_backoff * 2 ** max(q.attempts - 1, 0))
+        return exponential(self.initial_backoff, self.max_backoff, max(q.attempts - 1, 0))
 
     def _backoff_expiry(self, q: QueuedPodInfo) -> float:
         return q.timestamp + self.backoff_duration(q)

@@ -18,10 +18,11 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from kybernetes.api.conditions import get_condition
 from kybernetes.api.errors import StatusError
+from kybernetes.api.meta import now_rfc3339
 from kybernetes.client import (
     ApiClient,
     ApiConnectionError,
@@ -53,10 +54,6 @@ NODE_ADD = ClusterEvent("Node", ActionType.ADD)
 NODE_DELETE = ClusterEvent("Node", ActionType.DELETE)
 POD_ADD = ClusterEvent("Pod", ActionType.ADD)
 POD_DELETE = ClusterEvent("Pod", ActionType.DELETE)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _obj(o: Any) -> dict[str, Any]:
@@ -405,9 +402,7 @@ class Scheduler:
         self, pod: dict[str, Any], reason: str, message: str, nominated: str | None
     ) -> None:
         status = pod.get("status") or {}
-        cond: dict[str, Any] = next(
-            (c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), {}
-        )
+        cond = get_condition(status, "PodScheduled") or {}
         same = (
             cond.get("status") == "False" and cond.get("reason") == reason and cond.get("message") == message
         )
@@ -420,7 +415,7 @@ class Scheduler:
                     "reason": reason,
                     "message": message,
                     "lastProbeTime": None,
-                    "lastTransitionTime": _now(),
+                    "lastTransitionTime": now_rfc3339(),
                 }
             ]
         if nominated is not None and (status.get("nominatedNodeName") or "") != nominated:
@@ -452,7 +447,7 @@ class Scheduler:
                 "status": "True",
                 "reason": "PreemptionByScheduler",
                 "message": f"{self.name}: preempting to accommodate a higher priority pod",
-                "lastTransitionTime": _now(),
+                "lastTransitionTime": now_rfc3339(),
             }
             with contextlib.suppress(StatusError, ApiConnectionError):
                 await self.api.pods.patch(

@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from kybernetes.api.conversion import register
+from kybernetes.api.meta import Obj
 
 GROUP = "autoscaling"
 KIND = "HorizontalPodAutoscaler"
@@ -33,8 +34,6 @@ CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
 BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
 ROUND_TRIP = (METRIC_SPECS, BEHAVIOR, METRIC_STATUSES, CONDITIONS)
 DEFAULT_CPU_UTILIZATION = 80
-
-Obj = dict[str, Any]
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Shared helpers of the patch engines: JSON-value copying and comparison, and the Status errors.
+"""Shared helpers of the patch engines: JSON-value comparison (copying is ``api.meta.deep_copy``), and the
+Status errors.
 
 Objects here are plain JSON values (dict, list, str, int, float, bool, None). Comparisons follow
 JSON rather than Python: ``True`` is not ``1``, while ``1`` and ``1.0`` are the same number.
@@ -13,19 +14,11 @@ from typing import Any
 import orjson
 
 from kybernetes.api.errors import StatusError, bad_request
+from kybernetes.api.meta import deep_copy as deep_copy  # the engines' JSON-value copy lives in api/meta
 
 # Upstream's NewGenericServerResponse(422, ...) text, used for JSON patch apply failures and for the
 # strategic merge patch errors upstream maps to 422.
 REJECTED = "the server rejected our request due to an error in our request"
-
-
-def deep_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (much cheaper than ``copy.deepcopy``)."""
-    if isinstance(value, dict):
-        return {k: deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [deep_copy(v) for v in value]
-    return value
 
 
 def _is_number(value: Any) -> bool:

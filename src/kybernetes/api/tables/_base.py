@@ -14,12 +14,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kybernetes.api import schemas
+from kybernetes.api.meta import ObjView as Obj
+from kybernetes.api.meta import format_time, parse_datetime
 
-Obj = Mapping[str, Any]
 Cells = Callable[[Obj, datetime], list[Any]]
 Conditions = Callable[[Obj], list[dict[str, str]] | None]
 
@@ -140,14 +141,9 @@ _ZERO_YEAR = 1
 
 def parse_time(value: Any) -> datetime | None:
     """RFC3339 (``metav1.Time``) or RFC3339 with micros (``MicroTime``); ``None`` for zero/invalid."""
-    if not isinstance(value, str) or not value:
+    parsed = parse_datetime(value)
+    if parsed is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     if parsed.year == _ZERO_YEAR and parsed.replace(tzinfo=None) == datetime(1, 1, 1):
         return None
     return parsed
@@ -204,7 +200,7 @@ def rfc3339(value: Any) -> str:
     moment = parse_time(value)
     if moment is None:
         return "0001-01-01T00:00:00Z"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(moment)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api import meta
+from kybernetes.api.conditions import transition_time
 from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
-from kybernetes.apiserver import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
 
@@ -31,7 +32,7 @@ def crd_status(crd: dict[str, Any], old_status: dict[str, Any] | None) -> dict[s
 
     def condition(kind: str, reason: str, message: str) -> dict[str, Any]:
         prev = old_conditions.get(kind)
-        since = prev["lastTransitionTime"] if prev and prev.get("status") == "True" else now
+        since = transition_time(prev, "True", now)
         return {
             "type": kind,
             "status": "True",

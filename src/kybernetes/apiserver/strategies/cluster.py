@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.apiserver import meta
+from kybernetes.api import meta
 from kybernetes.apiserver.strategies.base import Strategy
 
 _APPROVAL_TYPES = ("Approved", "Denied")

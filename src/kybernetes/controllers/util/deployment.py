@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-Obj = dict[str, Any]
+from kybernetes.api.conditions import get_condition
+from kybernetes.api.conditions import set_condition as set_condition_in
+from kybernetes.api.meta import Obj, format_time, parse_time
+from kybernetes.api.meta import meta_of as md
 
 DEFAULT_UNIQUE_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -70,8 +71,6 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # --- small accessors ----------------------------------------------------------------------------------
-def md(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def spec_replicas(obj: Mapping[str, Any]) -> int:
@@ -83,19 +82,6 @@ def status_int(obj: Mapping[str, Any] | None, field: str) -> int:
     if obj is None:
         return 0
     return int((obj.get("status") or {}).get(field) or 0)
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def creation_key(obj: Mapping[str, Any]) -> tuple[float, str]:
@@ -375,10 +361,7 @@ def proportion(rs: Mapping[str, Any] | None, d: Mapping[str, Any], to_add: int, 
 
 # --- pods ---------------------------------------------------------------------------------------------
 def pod_condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return None
+    return get_condition(pod.get("status"), kind)
 
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -398,7 +381,7 @@ def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float)
 
 # --- conditions ---------------------------------------------------------------------------------------
 def new_condition(kind: str, status: str, reason: str, message: str, now: str | None = None) -> Obj:
-    ts = now or now_rfc3339()
+    ts = now or format_time()
     return {
         "type": kind,
         "status": status,
@@ -409,33 +392,11 @@ def new_condition(kind: str, status: str, reason: str, message: str, now: str | 
     }
 
 
-def get_condition(status: Mapping[str, Any] | None, kind: str) -> Obj | None:
-    for cond in (status or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return None
-
-
 def set_condition(status: Obj, cond: Obj) -> None:
-    current = get_condition(status, cond["type"])
-    if (
-        current is not None
-        and current.get("status") == cond["status"]
-        and current.get("reason") == cond.get("reason")
-    ):
-        return
-    if current is not None and current.get("status") == cond["status"]:
-        cond["lastTransitionTime"] = current.get("lastTransitionTime", cond["lastTransitionTime"])
-    remove_condition(status, cond["type"])
-    status.setdefault("conditions", []).append(cond)
-
-
-def remove_condition(status: Obj, kind: str) -> None:
-    conds = [c for c in status.get("conditions") or [] if c.get("type") != kind]
-    if conds:
+    """Upstream's ``SetDeploymentCondition``: unchanged on the same status and reason, else moved last."""
+    conds = list(status.get("conditions") or [])
+    if set_condition_in(conds, cond, to_end=True):
         status["conditions"] = conds
-    else:
-        status.pop("conditions", None)
 
 
 def has_progress_deadline(d: Mapping[str, Any]) -> bool:

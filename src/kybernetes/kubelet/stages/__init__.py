@@ -36,13 +36,14 @@ import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kybernetes.api.meta import Obj, parse_time
+from kybernetes.api.meta import format_time as rfc3339
 from kybernetes.kubelet.stages.template import (
     Context,
     TemplateError,
@@ -63,7 +64,6 @@ __all__ = [
     "rfc3339",
 ]
 
-Obj = dict[str, Any]
 API_VERSION = "kwok.x-k8s.io/v1alpha1"
 PROFILES = ("pod", "node")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
@@ -97,16 +97,9 @@ def _seconds_from(value: Any, now: float) -> float | None:
         return float(value)
     text = str(value)
     if "T" in text and text[:4].isdigit():
-        try:
-            return max(0.0, datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() - now)
-        except ValueError:
-            return None
+        when = parse_time(text)
+        return None if when is None else max(0.0, when - now)
     return parse_duration(text)
-
-
-def rfc3339(ts: float) -> str:
-    """Epoch seconds -> RFC 3339 (seconds precision, UTC), as the kubelet writes pod times."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- selectors --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kybernetes._lib.tasks import TaskOwner
 from kybernetes.kubelet.streaming import channels, spdy
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,9 @@ class PortForwardSession:
         self._writer = spdy.FrameWriter()
         self._lock = asyncio.Lock()
         self._pairs: dict[str, _Pair] = {}
-        self._expiries: set[asyncio.Task[None]] = set()  # kept so a pending expiry is not collected
         self._streams: dict[int, tuple[_Pair, str]] = {}
         self._last_stream = 0
+        self._expiries = TaskOwner("port-forward-expiry", logger=log)  # timed-out stream pairs
         self.closed = False
 
     # --- sending ---------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class PortForwardSession:
         pair = self._pairs.get(request_id)
         if pair is None:
             pair = self._pairs[request_id] = _Pair(request_id)
-            pair.timer = asyncio.get_running_loop().call_later(self._timeout, self._schedule_expiry, pair)
+            pair.timer = asyncio.get_running_loop().call_later(self._timeout, self._expire_later, pair)
         if kind == STREAM_TYPE_DATA:
             if pair.data_stream is not None:
                 await self.send_frame(spdy.RstStream(sid, spdy.PROTOCOL_ERROR))
@@ -187,10 +188,9 @@ class PortForwardSession:
                 pair.timer.cancel()
             pair.task = asyncio.create_task(self._forward(pair))
 
-    def _schedule_expiry(self, pair: _Pair) -> None:
-        task = asyncio.ensure_future(self._expire(pair))
-        self._expiries.add(task)
-        task.add_done_callback(self._expiries.discard)
+    def _expire_later(self, pair: _Pair) -> None:
+        if not self._expiries.closed:
+            self._expiries.spawn(self._expire(pair), name=f"expire:{pair.request_id}")
 
     async def _expire(self, pair: _Pair) -> None:
         if pair.task is None and self._pairs.get(pair.request_id) is pair:
@@ -285,6 +285,8 @@ class PortForwardSession:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if asyncio.current_task() not in self._expiries.tasks:  # never wait for ourselves
+            await self._expiries.close()
         self._pairs.clear()
         self._streams.clear()
 

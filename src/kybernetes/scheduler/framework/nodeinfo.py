@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
+from kybernetes.api.meta import parse_time
 from kybernetes.scheduler.framework.helpers import AffinityTerm, NodeSelector, parse_quantity
 
 __all__ = ["DEFAULT_MEMORY_REQUEST", "DEFAULT_MILLI_CPU_REQUEST", "NodeInfo", "PodInfo", "Resource"]
@@ -79,15 +79,6 @@ class Resource:
         return r
 
 
-def _timestamp(value: Any) -> float:
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return 0.0
-    return 0.0
-
-
 def pod_requests(spec: Mapping[str, Any]) -> tuple[Resource, int, int]:
     """(requests, non-zero cpu, non-zero memory): containers summed, init containers as a max, plus
     overhead, as upstream's ``PodRequests``/``computePodResourceRequest``."""
@@ -151,7 +142,7 @@ class PodInfo:
         self.priority = int(spec.get("priority") or 0) if priority is None else priority
         self.request, self.nz_cpu, self.nz_mem = pod_requests(spec)
         status = pod.get("status") or {}
-        self.start_time = _timestamp(status.get("startTime") or md.get("creationTimestamp"))
+        self.start_time = parse_time(status.get("startTime") or md.get("creationTimestamp")) or 0.0
         self.tolerations: list[dict[str, Any]] = spec.get("tolerations") or []
         self.node_selector: dict[str, str] = spec.get("nodeSelector") or {}
         ports = []
