@@ -28,7 +28,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
@@ -834,7 +834,7 @@ class WatchStream:
         self._read_timeout = read_timeout
         self.resource_version = resource_version
         self._resp: aiohttp.ClientResponse | None = None
-        self._gen: AsyncIterator[WatchEvent] | None = None
+        self._gen: AsyncGenerator[WatchEvent, None] | None = None
         self._closed = False
 
     def __aiter__(self) -> WatchStream:
@@ -847,7 +847,7 @@ class WatchStream:
             self._gen = self._events()
         return await self._gen.__anext__()
 
-    async def _events(self) -> AsyncIterator[WatchEvent]:
+    async def _events(self) -> AsyncGenerator[WatchEvent, None]:
         try:
             self._resp = await self._api.open_stream(
                 self._path, self._params, read_timeout=self._read_timeout
@@ -898,7 +898,7 @@ class WatchStream:
         gen, self._gen = self._gen, None
         if gen is not None:
             with contextlib.suppress(RuntimeError):  # "already running" when another task iterates
-                await gen.aclose()  # type: ignore[attr-defined]
+                await gen.aclose()
 
     async def __aenter__(self) -> WatchStream:
         return self

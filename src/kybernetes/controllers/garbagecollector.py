@@ -35,7 +35,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj
@@ -390,7 +390,7 @@ class GarbageCollector(Controller):
             await self._patch_owner_refs(node, latest, keep)
             return
         finalizers = lmd.get("finalizers") or []
-        policy: str
+        policy: Literal["Orphan", "Background", "Foreground"]
         if waiting and self.dependents.get(node.uid):
             policy = "Foreground"
         elif ORPHAN in finalizers:
@@ -418,7 +418,7 @@ class GarbageCollector(Controller):
             if not dep.deleting_dependents:
                 self.enqueue(dep.uid)
 
-    async def _delete(self, node: Node, policy: str) -> None:
+    async def _delete(self, node: Node, policy: Literal["Orphan", "Background", "Foreground"]) -> None:
         client = node.client
         if client is None:
             return
@@ -429,7 +429,7 @@ class GarbageCollector(Controller):
             await client.delete(
                 node.name,
                 namespace=node.namespace if client.info.namespaced else None,
-                propagation_policy=policy,  # type: ignore[arg-type]
+                propagation_policy=policy,
                 preconditions={"uid": node.uid},
             )
         except StatusError as exc:

@@ -491,8 +491,8 @@ class SimulatedNodes:
                 await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 for task in tasks:
-                    if task.done() and not task.cancelled() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
+                    if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                        raise exc
         finally:
             self.queue.shut_down()
             for task in tasks:
