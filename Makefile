@@ -34,6 +34,7 @@ test: $(STAMP) system-deps containerd-deps
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q --timeout=600 $(PYTEST_ARGS)
 
 lint: $(STAMP)

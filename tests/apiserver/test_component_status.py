@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from kybernetes.apiserver.component_status import lease_error
+from kybernetes.apiserver.strategies.component_status import lease_error
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Cron parsing and next-run computation (``kybernetes.controllers.cron``)."""
+"""Cron parsing and next-run computation (``kybernetes.controllers.util.cron``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 
-from kybernetes.controllers.cron import CronError, parse_schedule
+from kybernetes.controllers.util.cron import CronError, parse_schedule
 
 UTC = dt.UTC
 

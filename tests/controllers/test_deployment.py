@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from kybernetes.client import ApiClient
-from kybernetes.controllers import deployment_util as du
+from kybernetes.controllers.util import deployment as du
 from tests.controllers.conftest import (
     FakeKubelet,
     Kube,

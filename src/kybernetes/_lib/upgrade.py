@@ -116,5 +116,6 @@ async def accept_upgrade(
     )
     await response.prepare(request)
     conn = UpgradedConnection(request)
+    # aiohttp types set_parser for its HTTP parsers only; the raw-bytes parser has the same feed_data duck type
     request.protocol.set_parser(_RawParser(conn))  # type: ignore[arg-type]
     return response, conn

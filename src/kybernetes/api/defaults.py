@@ -82,7 +82,7 @@ def _default_handler(handler: Any) -> None:
 
 def _default_container(ctr: dict[str, Any]) -> None:
     if not ctr.get("imagePullPolicy"):
-        image = ctr.get("image") if isinstance(ctr.get("image"), str) else ""
+        image = raw if isinstance(raw := ctr.get("image"), str) else ""
         ctr["imagePullPolicy"] = "Always" if image_tag(image) == "latest" else "IfNotPresent"
     _set(ctr, "terminationMessagePath", "/dev/termination-log")
     _set(ctr, "terminationMessagePolicy", "File")
@@ -130,14 +130,15 @@ def _default_volume(vol: dict[str, Any]) -> None:
         for k, v in (("pool", "rbd"), ("user", "admin"), ("keyring", "/etc/ceph/keyring")):
             _set(vol["rbd"], k, v)
     if isinstance(vol.get("azureDisk"), dict):
-        for k, v in (
+        azure_defaults: tuple[tuple[str, str | bool], ...] = (
             ("cachingMode", "ReadWrite"),
             ("fsType", "ext4"),
             ("readOnly", False),
             ("kind", "Shared"),
-        ):
-            if vol["azureDisk"].get(k) is None:
-                vol["azureDisk"][k] = v
+        )
+        for key, value in azure_defaults:
+            if vol["azureDisk"].get(key) is None:
+                vol["azureDisk"][key] = value
 
 
 def default_pod_spec(spec: dict[str, Any]) -> None:
@@ -193,7 +194,7 @@ def default_pod(obj: dict[str, Any]) -> None:
         spec["priority"] = 0
     _set(spec, "preemptionPolicy", "PreemptLowerPriority")
     # DefaultTolerationSeconds admission.
-    tolerations = spec.get("tolerations") if isinstance(spec.get("tolerations"), list) else []
+    tolerations = raw if isinstance(raw := spec.get("tolerations"), list) else []
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
         tolerated = any(
             isinstance(t, dict)

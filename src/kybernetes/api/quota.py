@@ -220,7 +220,7 @@ def _scope_matches(scope: str, operator: str, values: list[str], pod: Mapping[st
 
 def _scopes(quota: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
     spec = quota.get("spec") or {}
-    out = [(str(s), "Exists", []) for s in spec.get("scopes") or []]
+    out: list[tuple[str, str, list[str]]] = [(str(s), "Exists", []) for s in spec.get("scopes") or []]
     for req in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
         out.append(
             (str(req.get("scopeName")), str(req.get("operator") or "Exists"), list(req.get("values") or []))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
+from kybernetes.api import jsonpath
 from kybernetes.api.errors import bad_request
 from kybernetes.api.validation.names import is_qualified_name, is_valid_label_value
 
@@ -821,8 +822,6 @@ def validate_field_selector(rules: FieldRules, selector: FieldSelector) -> Field
 
 
 def _selectable_field_value(obj: Mapping[str, Any], path: str) -> str:
-    from kybernetes.api import jsonpath  # local import: jsonpath is only needed for CRDs
-
     found = jsonpath.find(path if path.startswith(".") else "." + path, obj)
     return _text(found[0]) if found else ""
 

@@ -14,13 +14,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api import errors, meta
+from kybernetes.api.quota import check_quota
+from kybernetes.apiserver.resource_store import StoreLocator
 from kybernetes.storage import KeyExistsError
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
 
 SYSTEM_PRIORITY_CLASSES = {
     "system-node-critical": 2000001000,
@@ -28,7 +27,7 @@ SYSTEM_PRIORITY_CLASSES = {
 }
 
 
-async def ensure_system_priority_classes(ctx: ApiContext) -> None:
+async def ensure_system_priority_classes(ctx: StoreLocator) -> None:
     store = ctx.store_for("scheduling.k8s.io", "v1", "priorityclasses")
     for name, value in SYSTEM_PRIORITY_CLASSES.items():
         if await store.try_get(None, name) is not None:
@@ -46,7 +45,7 @@ async def ensure_system_priority_classes(ctx: ApiContext) -> None:
             await store.create(obj)
 
 
-async def admit_pod_priority(ctx: ApiContext, pod: dict[str, Any]) -> None:
+async def admit_pod_priority(ctx: StoreLocator, pod: dict[str, Any]) -> None:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
@@ -87,7 +86,7 @@ DEFAULT_INGRESS_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
-async def admit_default_ingress_class(ctx: ApiContext, ingress: dict[str, Any]) -> None:
+async def admit_default_ingress_class(ctx: StoreLocator, ingress: dict[str, Any]) -> None:
     """DefaultIngressClass: an Ingress without a class gets the default IngressClass (the newest one
     when several are marked default)."""
     spec = ingress.setdefault("spec", {})
@@ -112,7 +111,7 @@ async def admit_default_ingress_class(ctx: ApiContext, ingress: dict[str, Any]) 
         spec["ingressClassName"] = newest["metadata"]["name"]
 
 
-async def admit_pod_runtime_class(ctx: ApiContext, pod: dict[str, Any]) -> None:
+async def admit_pod_runtime_class(ctx: StoreLocator, pod: dict[str, Any]) -> None:
     """RuntimeClass admission: the pod's RuntimeClass must exist; its overhead and scheduling (node
     selector, tolerations) are merged into the pod, conflicts refused."""
     spec = pod.get("spec")
@@ -151,7 +150,7 @@ async def admit_pod_runtime_class(ctx: ApiContext, pod: dict[str, Any]) -> None:
         spec["tolerations"] = tolerations
 
 
-async def admit_create(ctx: ApiContext, kind: str, group: str, obj: dict[str, Any]) -> None:
+async def admit_create(ctx: StoreLocator, kind: str, group: str, obj: dict[str, Any]) -> None:
     if group == "" and kind == "Pod":
         await admit_pod_priority(ctx, obj)
         await admit_pod_runtime_class(ctx, obj)
@@ -163,7 +162,7 @@ QUOTA_CHARGE_ATTEMPTS = 8
 
 
 async def charge_quota(
-    ctx: ApiContext,
+    ctx: StoreLocator,
     info_plural: str,
     info_group: str,
     obj: dict[str, Any],
@@ -172,7 +171,6 @@ async def charge_quota(
     dry_run: bool = False,
 ) -> None:
     """Check ``obj`` against its namespace's quotas and charge them (403 when over)."""
-    from kybernetes.api.quota import check_quota
 
     namespace = (obj.get("metadata") or {}).get("namespace")
     if not namespace:

@@ -22,17 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api import errors, meta
 from kybernetes.api.conditions import get_condition, transition_time
 from kybernetes.api.registry import API_SERVICE_PRIORITIES, Registry
+from kybernetes.apiserver.resource_store import ResourceStore, ServingContext
 from kybernetes.apiserver.strategies.cluster import local_available_condition
 from kybernetes.storage import KeyExistsError
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
-    from kybernetes.apiserver.resource_store import ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +91,7 @@ def _spec_matches(current: dict[str, Any], spec: dict[str, Any]) -> bool:
     return have.get("service") is None and all(have.get(k) == v for k, v in spec.items())
 
 
-async def sync_local(ctx: ApiContext, *, labels: tuple[str, ...] = (ON_START, FOLLOWS_CRD)) -> None:
+async def sync_local(ctx: ServingContext, *, labels: tuple[str, ...] = (ON_START, FOLLOWS_CRD)) -> None:
     """Create, correct or delete the automanaged local APIServices carrying one of ``labels``."""
     rs = ctx.store_for("apiregistration.k8s.io", "v1", "apiservices")
     desired = {n: v for n, v in desired_local(ctx.registry).items() if v[1] in labels}
@@ -118,8 +115,8 @@ async def sync_local(ctx: ApiContext, *, labels: tuple[str, ...] = (ON_START, FO
         with contextlib.suppress(errors.StatusError):
             await rs.guaranteed_update(None, name, correct)
     for name, obj in existing.items():
-        label = (obj["metadata"].get("labels") or {}).get(AUTOMANAGED_LABEL)
-        if label in labels and name not in desired:
+        owner = (obj["metadata"].get("labels") or {}).get(AUTOMANAGED_LABEL)
+        if owner in labels and name not in desired:
             with contextlib.suppress(errors.StatusError):
                 await rs.delete_now(None, name, int(obj["metadata"]["resourceVersion"]))
 
@@ -132,7 +129,7 @@ def _condition(status: str, reason: str, message: str) -> dict[str, Any]:
     return {"type": "Available", "status": status, "reason": reason, "message": message}
 
 
-async def availability(ctx: ApiContext, api_service: dict[str, Any]) -> dict[str, Any]:
+async def availability(ctx: ServingContext, api_service: dict[str, Any]) -> dict[str, Any]:
     """The ``Available`` condition of one APIService (without ``lastTransitionTime``)."""
     spec = api_service.get("spec") or {}
     ref = spec.get("service")
@@ -190,7 +187,7 @@ def _merged_status(obj: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any
     return status
 
 
-async def check_all(ctx: ApiContext, rs: ResourceStore) -> None:
+async def check_all(ctx: ServingContext, rs: ResourceStore) -> None:
     for obj in (await rs.list(None)).items:
         wanted = await availability(ctx, obj)
         if _merged_status(obj, wanted) is None:
@@ -220,7 +217,7 @@ async def _watch_changes(rs: ResourceStore, after: int, changed: asyncio.Event) 
             after = await rs.store.current_revision()
 
 
-async def run(ctx: ApiContext) -> None:
+async def run(ctx: ServingContext) -> None:
     """Follow CRD registry changes and keep every APIService's Available condition current."""
     rs = ctx.store_for("apiregistration.k8s.io", "v1", "apiservices")
     changed = asyncio.Event()

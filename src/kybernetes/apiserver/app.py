@@ -13,7 +13,7 @@ from aiohttp import web
 
 from kybernetes import KUBERNETES_VERSION
 from kybernetes.api import errors
-from kybernetes.apiserver import codec, metrics
+from kybernetes.apiserver import codec, discovery_routes, metrics
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.handlers import ResourceHandlers
 from kybernetes.apiserver.request import Target, parse_target
@@ -90,7 +90,6 @@ def make_app(ctx: ApiContext, *, tokens: set[str] | None = None) -> web.Applicat
 
     app = web.Application(middlewares=[guard], client_max_size=codec.MAX_BODY_BYTES + 1024)
     app[CTX_KEY] = ctx
-    from kybernetes.apiserver import discovery_routes
 
     discovery_routes.add_routes(app, ctx)
 

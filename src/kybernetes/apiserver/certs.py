@@ -7,6 +7,7 @@ service names, as kubeadm's does.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import os
@@ -14,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -84,7 +86,10 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
         _write_private(ca_key_path, _key_pem(ca_key))
         ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
         server_cert_path.unlink(missing_ok=True)
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{ca_key_path}: not the EC private key this server writes")
+    ca_key = loaded
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     wanted = sorted(
         set(
@@ -120,7 +125,7 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+            .sign(ca_key, hashes.SHA256())
         )
         _write_private(server_key_path, _key_pem(key))
         server_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -139,10 +144,6 @@ def ensure_pki(data_dir: Path, *, hosts: list[str]) -> Pki:
 
 
 def kubeconfig(server_url: str, ca_cert: Path, token: str, *, name: str = "kybernetes") -> str:
-    import base64
-
-    import yaml
-
     ca_data = base64.b64encode(ca_cert.read_bytes()).decode()
     doc = {
         "apiVersion": "v1",

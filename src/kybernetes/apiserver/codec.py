@@ -18,6 +18,7 @@ import yaml
 from aiohttp import web
 
 from kybernetes.api import errors
+from kybernetes.api.protobuf import decode_k8s_protobuf, field_names, map_field_names, message_name
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -74,8 +75,6 @@ def decode_object(content_type: str | None, body: bytes) -> dict[str, Any]:
         data = parse_yaml(body)
         _check_json_compatible(data)
     elif mt == PROTOBUF:
-        from kybernetes.api.protobuf import decode_k8s_protobuf
-
         data = decode_k8s_protobuf(body)
     else:
         raise errors.unsupported_media_type(
@@ -196,7 +195,6 @@ _META_ORDER = (
 def _top_order(api_version: str, kind: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """``kind, apiVersion`` (TypeMeta) then the kind's own fields in Go struct order, when known;
     and which of those fields are Go maps (printed with sorted keys)."""
-    from kybernetes.api.protobuf import field_names, map_field_names, message_name
 
     name = message_name(api_version, kind)
     fields = tuple(f for f in (field_names(name) if name else ()) if f not in ("kind", "apiVersion"))

@@ -21,6 +21,9 @@ from aiohttp import web
 from kybernetes._lib.tasks import TaskOwner
 from kybernetes.api import errors, meta
 from kybernetes.api.registry import Registry, ResourceInfo
+from kybernetes.apiserver import api_services
+from kybernetes.apiserver.admission import ensure_system_priority_classes
+from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
 from kybernetes.apiserver.request import Target
 from kybernetes.apiserver.resource_store import ResourceStore
 from kybernetes.apiserver.strategies import strategy_for
@@ -103,19 +106,13 @@ class ApiContext:
     # --- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._bootstrap_namespaces()
-        from kybernetes.apiserver.admission import ensure_system_priority_classes
-
         await ensure_system_priority_classes(self)
-        from kybernetes.apiserver.flowcontrol_bootstrap import ensure_mandatory_configuration
-
         await ensure_mandatory_configuration(self)
         crds = self.store_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         listed = await crds.list(None)
         for crd in listed.items:
             self.register_crd(crd)
         self._tasks.spawn(self._follow_crds(crds, listed.resource_version), name="follow-crds")
-        from kybernetes.apiserver import api_services
-
         await api_services.sync_local(self)
         self._tasks.spawn(api_services.run(self), name="api-services")
         if self.compaction_interval > 0:

@@ -5,19 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from kybernetes.api import errors
-from kybernetes.apiserver import codec
+from kybernetes.apiserver import codec, discovery, openapi
+from kybernetes.apiserver import openapi_v2 as v2
 from kybernetes.apiserver.context import ApiContext
 
 
 def add_routes(app: web.Application, ctx: ApiContext) -> None:
-    from kybernetes.apiserver import discovery, openapi
-
     def negotiated(request: web.Request, core: bool) -> web.Response | None:
         chosen = discovery.negotiate_discovery(request.headers.get("Accept", ""))
         if chosen is None:
             return None
         content_type, version = chosen
-        body = discovery.aggregated_discovery(ctx.registry, core=core, version=version)  # type: ignore[arg-type]
+        body = discovery.aggregated_discovery(ctx.registry, core=core, version=version)
         return web.Response(body=codec.dumps(body), headers={"Content-Type": content_type})
 
     async def api_root(request: web.Request) -> web.Response:
@@ -58,7 +57,6 @@ def add_routes(app: web.Application, ctx: ApiContext) -> None:
 
     async def openapi_v2(request: web.Request) -> web.Response:
         """Swagger 2.0; kubectl fetches it as gnostic protobuf to validate ``kind: List`` documents."""
-        from kybernetes.apiserver import openapi_v2 as v2
 
         etag = v2.openapi_v2_etag(ctx.registry, ctx.crd_schemas)
         headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kybernetes.api import errors, meta
+from kybernetes.api.selectors import label_selector_from_dict
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.context import ApiContext
@@ -13,7 +14,6 @@ if TYPE_CHECKING:
 async def check_eviction(ctx: ApiContext, pod: dict[str, Any]) -> None:
     """429 TooManyRequests when a matching PDB has no disruptions left (as upstream); otherwise the
     budget is used up: ``disruptionsAllowed`` decremented and the pod recorded in ``disruptedPods``."""
-    from kybernetes.api.selectors import label_selector_from_dict
 
     namespace = pod["metadata"].get("namespace")
     phase = (pod.get("status") or {}).get("phase")

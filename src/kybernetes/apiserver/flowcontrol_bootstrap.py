@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import TYPE_CHECKING
 
 from kybernetes.api import errors, meta
 from kybernetes.api.flowcontrol import MANDATORY_FLOW_SCHEMAS, MANDATORY_PRIORITY_LEVELS
+from kybernetes.apiserver.resource_store import StoreLocator
 from kybernetes.storage import KeyExistsError
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
 
 _GV = "flowcontrol.apiserver.k8s.io/v1"
 _AUTOUPDATE = {"apf.kubernetes.io/autoupdate-spec": "true"}
 
 
-async def ensure_mandatory_configuration(ctx: ApiContext) -> None:
+async def ensure_mandatory_configuration(ctx: StoreLocator) -> None:
     """Create the mandatory objects that are missing (existing ones are left as they are)."""
     for plural, kind, specs in (
         ("prioritylevelconfigurations", "PriorityLevelConfiguration", MANDATORY_PRIORITY_LEVELS),

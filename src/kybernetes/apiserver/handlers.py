@@ -13,11 +13,12 @@ from aiohttp import web
 from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.selectors import parse_field_selector, parse_label_selector
-from kybernetes.apiserver import codec, shape
+from kybernetes.apiserver import codec, shape, subresources
 from kybernetes.apiserver.context import ApiContext
 from kybernetes.apiserver.operations import Operations, Outcome
 from kybernetes.apiserver.options import DeleteOptions, ListOptions, WriteOptions
 from kybernetes.apiserver.request import Target
+from kybernetes.apiserver.resource_store import parse_resource_version
 from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.watch import ObjectEvent, WatchClosed
 
@@ -90,8 +91,6 @@ class ResourceHandlers:
             if method == "DELETE" and sub is None:
                 return await self.delete(request, target)
             raise errors.method_not_allowed(f"{method} is not supported on this resource")
-        from kybernetes.apiserver import subresources
-
         return await subresources.dispatch(self, request, target)
 
     @staticmethod
@@ -168,7 +167,7 @@ class ResourceHandlers:
         table["apiVersion"] = f"meta.k8s.io/{version}"
         return table
 
-    def _matcher(self, info: ResourceInfo, opts: ListOptions):  # type: ignore[no-untyped-def]
+    def _matcher(self, info: ResourceInfo, opts: ListOptions):
         strategy = self.strategy(info)
         label_sel = parse_label_selector(opts.label_selector) if opts.label_selector else None
         field_sel = parse_field_selector(opts.field_selector) if opts.field_selector else None
@@ -260,7 +259,7 @@ class ResourceHandlers:
     # --- watch ---------------------------------------------------------------------------------------
     async def watch(
         self, request: web.Request, target: Target, opts: ListOptions, matches
-    ) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    ) -> web.StreamResponse:
         info = target.info
         rs = self.ctx.resource_store(info)
         namespace = self._namespace(target)
@@ -288,8 +287,6 @@ class ResourceHandlers:
             initial = listed.items
             after = listed.resource_version
         else:
-            from kybernetes.apiserver.resource_store import parse_resource_version
-
             after = parse_resource_version(rv_text) or 0
             current = await self.ctx.store.current_revision()
             if after > current:
@@ -337,7 +334,7 @@ class ResourceHandlers:
 
     async def _stream_events(
         self, response, rs, namespace, after, matches, deadline, opts, frame, bookmark
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         events = rs.watch(namespace, after).__aiter__()
         last_rev = after
         interval = self.ctx.watch_bookmark_interval or BOOKMARK_INTERVAL
@@ -379,10 +376,10 @@ class ResourceHandlers:
                 with contextlib.suppress(BaseException):
                     await pending
             with contextlib.suppress(BaseException):
-                await events.aclose()  # type: ignore[attr-defined]
+                await events.aclose()
 
     @staticmethod
-    def _filter_event(event: ObjectEvent, matches) -> tuple[str, dict[str, Any]] | None:  # type: ignore[no-untyped-def]
+    def _filter_event(event: ObjectEvent, matches) -> tuple[str, dict[str, Any]] | None:
         obj = dict(event.obj)
         obj["metadata"] = dict(obj.get("metadata") or {})
         obj["metadata"]["resourceVersion"] = str(event.revision)
@@ -409,8 +406,6 @@ class ResourceHandlers:
     async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
         redirect = self.strategy(target.info).create_as_subresource
         if redirect is not None:
-            from kybernetes.apiserver import subresources  # cycle: subresources calls back into handlers
-
             return await subresources.create_as_subresource(self, request, target, redirect)
         if target.info.namespaced and target.namespace is None:
             raise errors.method_not_allowed("POST on a namespaced collection needs a namespace in the path")
@@ -445,7 +440,7 @@ class ResourceHandlers:
         rs = self.ctx.resource_store(target.info)
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+            spec = raw if isinstance(raw := body.get("spec"), dict) else {}
             current.setdefault("spec", {})["finalizers"] = list(spec.get("finalizers") or [])
             return current
 

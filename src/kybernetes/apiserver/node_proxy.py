@@ -312,7 +312,7 @@ class NodeProxy:
                 autoclose=False,
             )
         except aiohttp.WSServerHandshakeError as exc:
-            raw = (exc.headers or {}).get(STATUS_HEADER)
+            raw = exc.headers.get(STATUS_HEADER) if exc.headers is not None else None
             err = _status_from(
                 exc.status, raw or "", f"unable to upgrade connection: {exc.message} ({exc.status})"
             )

@@ -295,7 +295,8 @@ def _v2_operation(op: dict[str, Any], list_watch: bool) -> dict[str, Any]:
         out["operationId"] = op["operationId"]
     params = [_v2_parameter(p) for p in op.get("parameters") or ()]
     if isinstance(body, dict):
-        schema = next(iter((body.get("content") or {}).values()), {}).get("schema") or {}
+        body_media: dict[str, Any] = next(iter((body.get("content") or {}).values()), {})
+        schema = body_media.get("schema") or {}
         body_param: dict[str, Any] = {"in": "body", "name": "body", "schema": _v2_response_schema(schema)}
         if body.get("required"):
             body_param["required"] = True

@@ -20,10 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api import errors, meta, schemas
+from kybernetes.api import conversion, errors, meta, schemas
+from kybernetes.api.patch import apply_patch, server_side_apply, update_managed_fields
 from kybernetes.api.prune import prune, strict_message
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.validation import (
+    apply_custom_defaults,
+    check_types,
+    prune_unknown,
+    unknown_custom_fields,
+    validate_custom,
+)
 from kybernetes.apiserver import shape
+from kybernetes.apiserver.admission import admit_create, charge_quota
+from kybernetes.apiserver.codec import decode_object
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.resource_store import MAX_UPDATE_RETRIES, ResourceStore
 
@@ -107,14 +117,10 @@ class Operations:
         if schema is None:
             return obj, []
         if not self.info.custom:
-            from kybernetes.api.validation import check_types
-
             type_errors = check_types(self.info.schema_name or "", obj)
             if type_errors:
                 raise errors.bad_request(type_errors[0] if len(type_errors) == 1 else "; ".join(type_errors))
         if self.info.custom:
-            from kybernetes.api.validation import prune_unknown, unknown_custom_fields
-
             unknown = [
                 u.removeprefix('unknown field "').removesuffix('"')
                 for u in unknown_custom_fields(obj, schema)
@@ -141,7 +147,6 @@ class Operations:
         schema = self.ctx.crd_schema(self.info)
         if schema is None:
             return
-        from kybernetes.api.validation import apply_custom_defaults, validate_custom
 
         apply_custom_defaults(obj, schema)
         causes = validate_custom(obj, schema)
@@ -173,8 +178,6 @@ class Operations:
     def _managed(
         self, old: dict[str, Any] | None, new: dict[str, Any], manager: str | None, subresource: str | None
     ) -> dict[str, Any]:
-        from kybernetes.api.patch import update_managed_fields
-
         try:
             if self.view is self.rs:
                 return update_managed_fields(
@@ -215,7 +218,6 @@ class Operations:
 
     def _managed_versions(self) -> Any:
         """How managers of other served versions see an object (their field sets are in their version)."""
-        from kybernetes.api import conversion, schemas
 
         registry = self.ctx.registry
         info = self.info
@@ -271,13 +273,10 @@ class Operations:
         self._validate(self.strategy.validate_create(obj), md.get("name") or "")
         self._validate_custom(obj)
         await self.check_namespace(md.get("namespace"), creating=True, name=md.get("name") or "")
-        from kybernetes.apiserver.admission import admit_create
 
         await admit_create(self.ctx, self.info.kind, self.info.group, obj)
         await self.strategy.before_create(self.rs, obj)
         if self.info.namespaced:
-            from kybernetes.apiserver.admission import charge_quota
-
             await charge_quota(self.ctx, self.info.plural, self.info.group, obj, dry_run=opts.dry_run)
         md.pop("managedFields", None)
         obj = self._managed(None, obj, manager, None)
@@ -393,8 +392,6 @@ class Operations:
             if new != current:
                 await self.strategy.before_update(self.rs, new, current)
                 if self.strategy.charges_quota_on_update:
-                    from kybernetes.apiserver.admission import charge_quota
-
                     await charge_quota(
                         self.ctx, self.info.plural, self.info.group, new, old=current, dry_run=dry_run
                     )
@@ -421,8 +418,6 @@ class Operations:
         subresource: str | None,
         manager: str | None,
     ) -> Outcome:
-        from kybernetes.api.patch import apply_patch
-
         warnings: list[str] = []
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
@@ -474,8 +469,6 @@ class Operations:
         """Server-side apply: create when missing, else merge with field ownership.
 
         ``create_races`` bounds how often a create lost to a concurrent one is redone as an apply onto it."""
-        from kybernetes.api.patch import server_side_apply
-        from kybernetes.apiserver.codec import decode_object
 
         if not opts.field_manager:
             raise errors.bad_request(

@@ -18,12 +18,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from kybernetes.api import conversion, errors, meta
-from kybernetes.api.registry import ResourceInfo, storage_key, storage_prefix
+from kybernetes.api.registry import Registry, ResourceInfo, storage_key, storage_prefix
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.strategies.base import Strategy
 from kybernetes.apiserver.watch import ObjectEvent, WatchHubs
@@ -406,3 +406,19 @@ class ResourceStore:
                 yield event
         except CompactedError as exc:
             raise expired(after_revision) from exc
+
+
+class StoreLocator(Protocol):
+    """Finds a resource's store by (group, version, plural). The server's ``ApiContext`` satisfies it;
+    the bootstrap and admission code it runs take this instead, so the context sits above them."""
+
+    def store_for(self, group: str, version: str, plural: str) -> ResourceStore: ...
+
+
+class ServingContext(StoreLocator, Protocol):
+    """A ``StoreLocator`` that also exposes the registry being served, its generation (bumped on each
+    CRD change) and the raw store: what the APIService sync reads."""
+
+    registry: Registry
+    registry_generation: int
+    store: Store

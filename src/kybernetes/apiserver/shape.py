@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.validation import check_types
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
@@ -45,7 +46,6 @@ def require_object(value: Any, go_type: str) -> dict[str, Any]:
 def decode_as(schema_name: str, value: Any) -> dict[str, Any]:
     """``value`` if it decodes as the built-in definition ``schema_name``, else a 400 naming the first
     field of the wrong type (as upstream's decoder reports the first)."""
-    from kybernetes.api.validation import check_types
 
     short = schema_name.rsplit(".", 1)[-1]
     group_version = schema_name.rsplit(".", 2)[-2]
@@ -65,7 +65,6 @@ def check_metadata(kind: str, obj: dict[str, Any]) -> None:
         raise errors.bad_request(
             f"json: cannot unmarshal {json_kind(md)} into Go struct field {kind}.metadata of type v1.ObjectMeta"
         )
-    from kybernetes.api.validation import check_types
 
     problems = check_types(OBJECT_META, md)
     if problems:

@@ -8,17 +8,36 @@ stream, they answer with the same errors upstream gives.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from kybernetes.api import errors, meta
+from kybernetes.api.patch import apply_patch
 from kybernetes.apiserver import codec, shape
+from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.disruption import check_eviction
+from kybernetes.apiserver.operations import Operations
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.apiserver.request import Target
 
-if TYPE_CHECKING:
-    from kybernetes.apiserver.handlers import ResourceHandlers
+
+class ResourceHandlers(Protocol):
+    """What a subresource handler uses of the resource handlers that dispatch to it
+    (``handlers.ResourceHandlers``); a Protocol so this module sits below them."""
+
+    ctx: ApiContext
+
+    def ops(self, target: Target) -> Operations: ...
+
+    async def get(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def update(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def patch(self, request: web.Request, target: Target) -> web.StreamResponse: ...
+
+    async def _body(self, request: web.Request) -> bytes: ...
+
 
 _SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _BINDING = "io.k8s.api.core.v1.Binding"
@@ -136,8 +155,6 @@ async def _scale(h: ResourceHandlers, request: web.Request, target: Target) -> w
         if request.method == "PUT":
             wanted = shape.decode_as(_SCALE, codec.decode_object(request.headers.get("Content-Type"), body))
         else:
-            from kybernetes.api.patch import apply_patch
-
             if ct == codec.APPLY_PATCH:
                 applied = shape.decode_as(_SCALE, codec.decode_object("application/yaml", body))
                 wanted = {**scale, **applied}
@@ -275,7 +292,6 @@ async def _eviction(h: ResourceHandlers, request: web.Request, target: Target) -
         eviction.get("deleteOptions") if isinstance(eviction.get("deleteOptions"), dict) else None
     )
     opts = DeleteOptions.parse(request.query, delete_options)
-    from kybernetes.apiserver.disruption import check_eviction
 
     pod = await h.ctx.resource_store(target.info).get(target.namespace, name)
     await check_eviction(h.ctx, pod)

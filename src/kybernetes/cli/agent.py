@@ -23,12 +23,21 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kybernetes._lib.tasks import log_task_failure
+from kybernetes.apiserver.certs import ensure_pki
 from kybernetes.cli.model import EmbedEnv
+from kybernetes.client import ApiClient, ClientConfig
+from kybernetes.kubelet import SimulatedNodes, load_simulated_stages
+from kybernetes.kubelet.agent import Kubelet
+from kybernetes.kubelet.options import KubeletOptions
+from kybernetes.kubelet.runtimes.images import import_image_archive
+from kybernetes.kubelet.runtimes.process import ProcessRuntime
+from kybernetes.kubelet.server import KubeletServer
 
 log = logging.getLogger("kyb.agent")
 
@@ -129,6 +138,7 @@ class AgentHandle:
 def choose_runtime(requested: str) -> str:
     if requested != "auto":
         return requested
+    # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
     from kybernetes.kubelet.runtimes.containerd_supervisor import containerd_available
 
     return "containerd" if os.geteuid() == 0 and containerd_available() else "process"
@@ -148,8 +158,6 @@ async def start_agent(
     simulate = int(getattr(args, "simulate", 0) or 0)
     runtime_kind = choose_runtime(args.runtime)
     if simulate or runtime_kind == "simulated":
-        from kybernetes.kubelet import SimulatedNodes, load_simulated_stages
-
         count = max(simulate, 1)
         names = [node_name] if count == 1 else [f"{node_name}-{i}" for i in range(count)]
         stages_path = getattr(args, "stages", None)
@@ -164,12 +172,6 @@ async def start_agent(
         log.info("simulating %d node(s)", count)
         return handle
 
-    import ssl
-
-    from kybernetes.kubelet.agent import Kubelet
-    from kybernetes.kubelet.options import KubeletOptions
-    from kybernetes.kubelet.server import KubeletServer
-
     await asyncio.to_thread(root_dir.mkdir, parents=True, exist_ok=True)
     node_ip = args.node_ip or "127.0.0.1"
     runtime: Any = None
@@ -182,8 +184,6 @@ async def start_agent(
             log.warning("containerd could not start (%s); using the process runtime", exc)
             runtime_kind = "process"
     if runtime is None:
-        from kybernetes.kubelet.runtimes.process import ProcessRuntime
-
         runtime = ProcessRuntime(root_dir / "process", node_ip=node_ip)
     labels = dict(item.split("=", 1) for item in args.node_label if "=" in item)
     port = args.kubelet_port or _free_port(node_ip)
@@ -212,6 +212,7 @@ async def start_agent(
 
 
 async def _containerd_runtime(args: argparse.Namespace, root_dir: Path, handle: AgentHandle) -> Any:
+    # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
     from kybernetes.kubelet.runtimes.containerd import ContainerdRuntime
     from kybernetes.kubelet.runtimes.containerd_supervisor import ContainerdSupervisor, endpoint_from_flag
 
@@ -266,7 +267,6 @@ async def run_killall(args: argparse.Namespace) -> int:
 
 async def run(args: argparse.Namespace) -> int:
     """``kyb agent``."""
-    from kybernetes.client import ApiClient, ClientConfig
 
     if not args.token:
         raise SystemExit("kyb agent: --token (or KYB_TOKEN) is required")
@@ -282,8 +282,6 @@ async def run(args: argparse.Namespace) -> int:
     root_dir = Path(args.data_dir)
     # The kubelet serves its streaming API over TLS with its own certificate (the API server presents
     # the node token, and does not verify kubelet certificates).
-    from kybernetes.apiserver.certs import ensure_pki
-
     node_ip = args.node_ip or "127.0.0.1"
     pki = await asyncio.to_thread(ensure_pki, root_dir / "kubelet-pki", hosts=[node_ip, args.node_name])
     handle = await start_agent(
@@ -336,6 +334,7 @@ def _live_pid(path: Path) -> int | None:
 
 
 async def _stop_process(pid: int, grace: float = 45.0) -> None:
+    # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
     from kybernetes.kubelet.runtimes.containerd_supervisor import wait_pid
 
     with contextlib.suppress(ProcessLookupError):
@@ -375,6 +374,7 @@ async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
         stopped += await _kill_process_pods(agent_dir / "process")
     containerd_dir = agent_dir / "containerd"
     if containerd_dir.is_dir():
+        # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
         from kybernetes.kubelet.runtimes.containerd_supervisor import ContainerdSupervisor
 
         supervisor = ContainerdSupervisor(containerd_dir, import_pause_image=False)
@@ -391,8 +391,6 @@ async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
 
 
 async def _kill_process_pods(root: Path) -> int:
-    from kybernetes.kubelet.runtimes.process import ProcessRuntime
-
     runtime = ProcessRuntime(root)
     await runtime.start()
     try:
@@ -412,7 +410,6 @@ async def _kill_process_pods(root: Path) -> int:
 
 async def images(args: argparse.Namespace) -> int:
     """``kyb images import``."""
-    from kybernetes.kubelet.runtimes.images import import_image_archive
 
     endpoint = args.container_runtime_endpoint
     if endpoint is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from kybernetes.client import ApiClient, ClientConfig
 __all__ = ["Command", "Component", "EmbedEnv", "Embedding", "Running", "RunningTask"]
 
 Flags = Callable[[argparse.ArgumentParser], None]
-Run = Callable[[argparse.Namespace], Awaitable[int]]
+Run = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 class Running(Protocol):

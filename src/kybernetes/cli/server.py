@@ -113,8 +113,8 @@ async def run(
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, args.bind_address, args.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        port = sockets[0].getsockname()[1] if sockets else args.port
+        addresses = runner.addresses
+        port = addresses[0][1] if addresses else args.port
         host = args.bind_address if ":" not in args.bind_address else f"[{args.bind_address}]"
         if host in ("0.0.0.0", "[::]"):
             host = "127.0.0.1"

@@ -25,6 +25,7 @@ The REST client is ``rest.py``; work queues that handlers feed are in ``workqueu
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import random
@@ -213,10 +214,10 @@ class Indexer:
             return list(self._items.values())
         return self.by_index(NAMESPACE_INDEX, namespace)
 
-    def list_keys(self) -> list[str]:
+    def list_keys(self) -> builtins.list[str]:
         return list(self._items)
 
-    def select(self, selector: str | LabelSelector, namespace: str | None = None) -> list[Obj]:
+    def select(self, selector: str | LabelSelector, namespace: str | None = None) -> builtins.list[Obj]:
         """Objects (in ``namespace`` when given) whose labels match a label selector."""
         sel = parse_label_selector(selector) if isinstance(selector, str) else selector
         return [o for o in self.list(namespace) if sel.matches((o.get("metadata") or {}).get("labels") or {})]
@@ -233,7 +234,7 @@ class Indexer:
 
 # --- reflector ----------------------------------------------------------------------------------------
 class ReflectorSink(Protocol):
-    def replace(self, items: list[Obj], resource_version: str) -> None: ...
+    def replace(self, items: builtins.list[Obj], resource_version: str) -> None: ...
     def apply(self, event_type: str, obj: Obj) -> None: ...
 
 
@@ -519,7 +520,7 @@ class Informer:
                 self._call(reg.on_update, obj, obj)
 
     # --- ReflectorSink --------------------------------------------------------------------------------
-    def replace(self, items: list[Obj], resource_version: str) -> None:
+    def replace(self, items: builtins.list[Obj], resource_version: str) -> None:
         fresh = {object_key(o): o for o in items}
         for key in self.indexer.list_keys():
             if key not in fresh:

@@ -23,11 +23,12 @@ stream tracks the last resourceVersion it saw, so a caller can resume from it. A
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
@@ -566,7 +567,7 @@ class ResourceClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 500,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item (following continue tokens) and the list's resourceVersion (a consistent snapshot)."""
         items: list[dict[str, Any]] = []
         token: str | None = None
@@ -833,7 +834,7 @@ class WatchStream:
         self._read_timeout = read_timeout
         self.resource_version = resource_version
         self._resp: aiohttp.ClientResponse | None = None
-        self._gen: AsyncIterator[WatchEvent] | None = None
+        self._gen: AsyncGenerator[WatchEvent, None] | None = None
         self._closed = False
 
     def __aiter__(self) -> WatchStream:
@@ -846,7 +847,7 @@ class WatchStream:
             self._gen = self._events()
         return await self._gen.__anext__()
 
-    async def _events(self) -> AsyncIterator[WatchEvent]:
+    async def _events(self) -> AsyncGenerator[WatchEvent, None]:
         try:
             self._resp = await self._api.open_stream(
                 self._path, self._params, read_timeout=self._read_timeout
@@ -897,7 +898,7 @@ class WatchStream:
         gen, self._gen = self._gen, None
         if gen is not None:
             with contextlib.suppress(RuntimeError):  # "already running" when another task iterates
-                await gen.aclose()  # type: ignore[attr-defined]
+                await gen.aclose()
 
     async def __aenter__(self) -> WatchStream:
         return self

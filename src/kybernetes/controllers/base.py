@@ -68,7 +68,7 @@ class ControllerContext:
 def unwrap(obj: Any) -> Mapping[str, Any] | None:
     """The object of a handler callback, also when the informer reports a missed delete."""
     if isinstance(obj, DeletedFinalStateUnknown):
-        return obj.obj  # type: ignore[no-any-return]
+        return obj.obj
     return obj if isinstance(obj, Mapping) else None
 
 
@@ -76,7 +76,7 @@ def controller_owner(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ownerReference with ``controller: true``, if any."""
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref  # type: ignore[no-any-return]
+            return ref
     return None
 
 

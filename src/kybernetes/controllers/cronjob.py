@@ -34,6 +34,7 @@ import functools
 import logging
 import time
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from kybernetes.api.errors import StatusError
@@ -46,8 +47,8 @@ from kybernetes.controllers.base import (
     ControllerContext,
     controller_uid_index,
 )
-from kybernetes.controllers.cron import CronError, parse_schedule
-from kybernetes.controllers.history import owner_reference
+from kybernetes.controllers.util.cron import CronError, parse_schedule
+from kybernetes.controllers.util.history import owner_reference
 
 __all__ = ["SCHEDULED_TIMESTAMP_ANNOTATION", "CronJobController", "job_name_for"]
 
@@ -320,7 +321,7 @@ class CronJobController(Controller):
             "spec": template.get("spec") or {},
         }
 
-    async def _cleanup(self, cj: Obj, jobs: list[Obj], active: list[dict[str, Any]]) -> None:
+    async def _cleanup(self, cj: Obj, jobs: Sequence[Obj], active: Sequence[Obj]) -> None:
         spec = cj.get("spec") or {}
         active_uids = {a.get("uid") for a in active}
         for ctype, limit_field in (

@@ -48,7 +48,7 @@ from kybernetes.controllers.base import (
     ready_since,
     unwrap,
 )
-from kybernetes.controllers.history import (
+from kybernetes.controllers.util.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     Expectations,
     create_revision,
@@ -414,9 +414,9 @@ class DaemonSetController(Controller):
         for pod in self.pods.by_index(CONTROLLER_UID_INDEX, str(md["uid"])):
             if not selector.matches(_md(pod).get("labels") or {}):
                 continue
-            node = _pod_node(pod)
-            if node is not None:
-                by_node.setdefault(node, []).append(pod)
+            pod_node = _pod_node(pod)
+            if pod_node is not None:
+                by_node.setdefault(pod_node, []).append(pod)
 
         def is_new(pod: Obj) -> bool:
             return (_md(pod).get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL) == digest
@@ -483,12 +483,12 @@ class DaemonSetController(Controller):
                     current += 1
             if not pods:
                 continue
-            pod = next((p for p in pods if is_new(p)), pods[0])
-            if ready_since(pod) is not None:
+            chosen = next((p for p in pods if is_new(p)), pods[0])
+            if ready_since(chosen) is not None:
                 ready += 1
-            if _is_available(pod, min_ready, now):
+            if _is_available(chosen, min_ready, now):
                 available += 1
-            if is_new(pod):
+            if is_new(chosen):
                 updated += 1
         status = {
             "desiredNumberScheduled": desired,
@@ -505,10 +505,10 @@ class DaemonSetController(Controller):
             status.pop("numberUnavailable")
         if not status["numberAvailable"]:
             status.pop("numberAvailable")
-        old = ds.get("status") or {}
-        if {k: v for k, v in old.items() if k != "conditions"} != status:
-            if old.get("conditions"):
-                status["conditions"] = old["conditions"]
+        old_status = ds.get("status") or {}
+        if {k: v for k, v in old_status.items() if k != "conditions"} != status:
+            if old_status.get("conditions"):
+                status["conditions"] = old_status["conditions"]
             await self.api.daemonsets.update_status({**ds, "status": status})
         if min_ready and available < desired:
             self.queue.add_after(key, float(min_ready))
@@ -522,7 +522,7 @@ class DaemonSetController(Controller):
             for r in revisions
             if (r["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL) in live_hashes
         }
-        limit = int(spec.get("revisionHistoryLimit") if spec.get("revisionHistoryLimit") is not None else 10)
+        limit = int(v) if (v := spec.get("revisionHistoryLimit")) is not None else 10
         await truncate_history(self.api, revisions, live_names, limit)
 
     @staticmethod

@@ -18,7 +18,7 @@ One sync of a Deployment (``reconcile``), following ``pkg/controller/deployment`
 The "new" ReplicaSet is the one whose template equals the Deployment's ignoring the ``pod-template-hash``
 label; it is created as ``<deployment>-<hash>``. Revisions, rollbacks (``kubectl rollout undo`` patches
 the template back client side; the old ReplicaSet then becomes new again with the next revision) and the
-replica arithmetic are the pure helpers of ``deployment_util.py``. ReplicaSets are written with their
+replica arithmetic are the pure helpers of ``util/deployment.py``. ReplicaSets are written with their
 resourceVersion, so a decision taken on a stale cache fails with a conflict and the sync is retried.
 Pods themselves are the ReplicaSet controller's (``replicaset.py``).
 """
@@ -36,9 +36,9 @@ from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj, parse_time
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
-from kybernetes.controllers import deployment_util as du
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
-from kybernetes.controllers.deployment_util import (
+from kybernetes.controllers.util import deployment as du
+from kybernetes.controllers.util.deployment import (
     AVAILABLE,
     PROGRESSING,
     REPLICA_FAILURE,

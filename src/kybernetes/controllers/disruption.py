@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kybernetes.api.conditions import set_condition
@@ -80,7 +80,7 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 
 def compute_pdb_status(
     pdb: Mapping[str, Any],
-    pods: list[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]],
     expected_scale: int | None,
     now: float | None = None,
 ) -> tuple[Obj, float | None]:

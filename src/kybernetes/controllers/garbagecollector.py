@@ -33,9 +33,9 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kybernetes.api.errors import StatusError
 from kybernetes.api.meta import Obj
@@ -183,11 +183,7 @@ class GarbageCollector(Controller):
                 continue
             informer = self.ctx.informers.informer(client)
             self.monitors[(res.group, res.plural)] = informer
-            informer.add_event_handler(
-                lambda obj, c=client: self._observe(obj, c),
-                lambda old, new, c=client: self._observe(new, c, old),
-                lambda obj, c=client: self._forget(obj),
-            )
+            informer.add_event_handler(*self._monitor_handlers(client))
             if res.group == "apiextensions.k8s.io" and res.plural == "customresourcedefinitions":
                 informer.add_event_handler(
                     lambda *_: self._rediscover.set(),
@@ -223,6 +219,19 @@ class GarbageCollector(Controller):
         return both()
 
     # --- graph changes --------------------------------------------------------------------------------
+    def _monitor_handlers(
+        self, client: ResourceClient
+    ) -> tuple[Callable[[Obj], None], Callable[[Obj, Obj], None], Callable[[Any], None]]:
+        """The add/update/delete handlers of one monitor, bound to the client of its resource."""
+
+        def on_add(obj: Obj) -> None:
+            self._observe(obj, client)
+
+        def on_update(old: Obj, new: Obj) -> None:
+            self._observe(new, client, old)
+
+        return on_add, on_update, self._forget
+
     def _observe(self, obj: Obj, client: ResourceClient, old: Obj | None = None) -> None:
         omd = obj.get("metadata") or {}
         uid = omd.get("uid")
@@ -276,7 +285,9 @@ class GarbageCollector(Controller):
         if target is None:
             return
         uid = (target.get("metadata") or {}).get("uid")
-        node = self.nodes.pop(uid, None) if uid else None
+        if not uid:
+            return
+        node = self.nodes.pop(uid, None)
         if node is None:
             return
         self.absent[uid] = None
@@ -379,7 +390,7 @@ class GarbageCollector(Controller):
             await self._patch_owner_refs(node, latest, keep)
             return
         finalizers = lmd.get("finalizers") or []
-        policy: str
+        policy: Literal["Orphan", "Background", "Foreground"]
         if waiting and self.dependents.get(node.uid):
             policy = "Foreground"
         elif ORPHAN in finalizers:
@@ -407,7 +418,7 @@ class GarbageCollector(Controller):
             if not dep.deleting_dependents:
                 self.enqueue(dep.uid)
 
-    async def _delete(self, node: Node, policy: str) -> None:
+    async def _delete(self, node: Node, policy: Literal["Orphan", "Background", "Foreground"]) -> None:
         client = node.client
         if client is None:
             return
@@ -418,7 +429,7 @@ class GarbageCollector(Controller):
             await client.delete(
                 node.name,
                 namespace=node.namespace if client.info.namespaced else None,
-                propagation_policy=policy,  # type: ignore[arg-type]
+                propagation_policy=policy,
                 preconditions={"uid": node.uid},
             )
         except StatusError as exc:

@@ -37,7 +37,7 @@ import copy
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kybernetes._lib.backoff import exponential
@@ -55,7 +55,7 @@ from kybernetes.controllers.base import (
     controller_uid_index,
     unwrap,
 )
-from kybernetes.controllers.history import Expectations, owner_reference
+from kybernetes.controllers.util.history import Expectations, owner_reference
 
 __all__ = [
     "COMPLETION_INDEX_ANNOTATION",
@@ -510,10 +510,10 @@ class JobController(Controller):
         old_status: dict[str, Any] = copy.deepcopy(job.get("status") or {})
         status: dict[str, Any] = copy.deepcopy(old_status)
         conds: list[dict[str, Any]] = status.setdefault("conditions", [])
-        pods = [p for p in self.pods.by_index(CONTROLLER_UID_INDEX, str(md["uid"]))]
+        pods: list[Obj] = list(self.pods.by_index(CONTROLLER_UID_INDEX, str(md["uid"])))
         indexed = spec.get("completionMode") == "Indexed"
         completions: int | None = spec.get("completions")
-        backoff_limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
+        backoff_limit = int(v) if (v := spec.get("backoffLimit")) is not None else 6
         per_index_limit = spec.get("backoffLimitPerIndex")
         only_failed = spec.get("podReplacementPolicy") == "Failed"
         suspended = bool(spec.get("suspend"))
@@ -696,7 +696,7 @@ class JobController(Controller):
             self.queue.add(key)  # TTL and leftover finalizers
 
     @staticmethod
-    def _tracked_left(pods: list[Obj], removing: set[str]) -> bool:
+    def _tracked_left(pods: Sequence[Obj], removing: set[str]) -> bool:
         """Pods that still carry the finalizer and are not being released (stale cache aside)."""
         return any(has_finalizer(p) and str(_md(p).get("uid")) not in removing for p in pods)
 
@@ -715,7 +715,7 @@ class JobController(Controller):
         number of pods created."""
         spec = job.get("spec") or {}
         completions: int | None = spec.get("completions")
-        parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+        parallelism = int(v) if (v := spec.get("parallelism")) is not None else 1
         only_failed = spec.get("podReplacementPolicy") == "Failed"
         busy = len(active) + (len(terminating) if only_failed else 0)
         succeeded = int(status.get("succeeded") or 0) + len(

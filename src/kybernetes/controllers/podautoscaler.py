@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol, TypedDict
@@ -128,7 +128,7 @@ class ReplicaCalculator:
     delay_of_initial_readiness_status: float = 30.0
 
     def group_pods(
-        self, pods: list[Mapping[str, Any]], metrics: Mapping[str, int], resource: str, now: float
+        self, pods: Sequence[Mapping[str, Any]], metrics: Mapping[str, int], resource: str, now: float
     ) -> tuple[int, set[str], set[str], set[str]]:
         """(ready count, unready, missing, ignored) as upstream's ``groupPods``."""
         ready = 0
@@ -168,7 +168,7 @@ class ReplicaCalculator:
         return ready, unready, missing, ignored
 
     @staticmethod
-    def pod_requests(pods: list[Mapping[str, Any]], resource: str) -> dict[str, int]:
+    def pod_requests(pods: Sequence[Mapping[str, Any]], resource: str) -> dict[str, int]:
         out: dict[str, int] = {}
         for pod in pods:
             total = 0
@@ -205,7 +205,7 @@ class ReplicaCalculator:
         current: int,
         target_utilization: int,
         resource: str,
-        pods: list[Mapping[str, Any]],
+        pods: Sequence[Mapping[str, Any]],
         samples: Mapping[str, PodMetric],
         now: float | None = None,
     ) -> tuple[int, int, int]:
@@ -217,7 +217,7 @@ class ReplicaCalculator:
         current: int,
         target_milli: int,
         resource: str,
-        pods: list[Mapping[str, Any]],
+        pods: Sequence[Mapping[str, Any]],
         samples: Mapping[str, PodMetric],
         now: float | None = None,
     ) -> tuple[int, int, int]:
@@ -229,7 +229,7 @@ class ReplicaCalculator:
         current: int,
         target: int,
         resource: str,
-        pods: list[Mapping[str, Any]],
+        pods: Sequence[Mapping[str, Any]],
         samples: Mapping[str, PodMetric],
         now: float | None,
         *,

@@ -39,7 +39,7 @@ from kybernetes.api.meta import labels as _labels
 from kybernetes.api.selectors import LabelSelector, label_selector_from_dict
 from kybernetes.client import object_key
 from kybernetes.controllers.base import Controller, ControllerContext, controller_owner, unwrap
-from kybernetes.controllers.deployment_util import (
+from kybernetes.controllers.util.deployment import (
     is_pod_available,
     is_pod_ready,
     pod_condition,

@@ -37,6 +37,7 @@ import copy
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kybernetes.api.errors import StatusError
@@ -51,7 +52,7 @@ from kybernetes.controllers.base import (
     controller_uid_index,
     ready_since,
 )
-from kybernetes.controllers.history import (
+from kybernetes.controllers.util.history import (
     CONTROLLER_REVISION_HASH_LABEL,
     create_revision,
     next_revision_number,
@@ -192,7 +193,7 @@ class StatefulSetController(Controller):
             names = {(c.get("metadata") or {}).get("name") for c in claims}
             volumes = [v for v in pod_spec.get("volumes") or [] if v.get("name") not in names]
             for claim in claims:
-                cname = (claim.get("metadata") or {}).get("name")
+                cname = str((claim.get("metadata") or {}).get("name") or "")
                 volumes.append(
                     {
                         "name": cname,
@@ -322,7 +323,7 @@ class StatefulSetController(Controller):
         set_name = str(md["name"])
         selector = label_selector_from_dict(spec.get("selector"))
         current_rev, update_rev, collision, revisions = await self._revisions(sts)
-        replicas_wanted = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+        replicas_wanted = int(v) if (v := spec.get("replicas")) is not None else 1
         start = int(((spec.get("ordinals") or {}).get("start")) or 0)
         monotonic = (spec.get("podManagementPolicy") or "OrderedReady") != "Parallel"
         strategy = spec.get("updateStrategy") or {}
@@ -332,13 +333,14 @@ class StatefulSetController(Controller):
         retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
         now = time.time()
 
-        pods = [
+        pods: list[Obj] = [
             p
             for p in self.pods.by_index(CONTROLLER_UID_INDEX, str(md["uid"]))
             if selector.matches(_md(p).get("labels") or {})
         ]
         replicas: dict[int, Obj] = {}
         condemned: list[tuple[int, Obj]] = []
+        pod: Obj | None
         for pod in pods:
             ordinal = pod_ordinal(set_name, str(_md(pod).get("name")))
             if ordinal is None:
@@ -416,11 +418,11 @@ class StatefulSetController(Controller):
             current_rev["metadata"]["name"],
             update_rev["metadata"]["name"],
         }
-        limit = int(spec.get("revisionHistoryLimit") if spec.get("revisionHistoryLimit") is not None else 10)
+        limit = int(v) if (v := spec.get("revisionHistoryLimit")) is not None else 10
         await truncate_history(self.api, revisions, live, limit)
 
     @staticmethod
-    def _count(pods: list[Obj], current: Obj, update: Obj, min_ready: int, now: float) -> dict[str, int]:
+    def _count(pods: Sequence[Obj], current: Obj, update: Obj, min_ready: int, now: float) -> dict[str, int]:
         counts = dict.fromkeys(
             ("replicas", "readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"), 0
         )

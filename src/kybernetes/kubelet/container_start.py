@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.api.validation.quantity import parse
 from kybernetes.kubelet.container_names import ANNOTATION_RESTART_COUNT, container_labels, container_log_path
 from kybernetes.kubelet.env import ConfigError, build_env, expand_all
 from kybernetes.kubelet.pod_state import ContainerRecord, PodState
@@ -40,8 +41,6 @@ CONFIG_RETRY = 2.0
 
 
 def _millis(value: Any) -> int:
-    from kybernetes.api.validation.quantity import parse
-
     try:
         return int(parse(str(value)) * 1000)
     except ValueError:
@@ -49,8 +48,6 @@ def _millis(value: Any) -> int:
 
 
 def _bytes(value: Any) -> int:
-    from kybernetes.api.validation.quantity import parse
-
     try:
         return int(parse(str(value)))
     except ValueError:
@@ -191,7 +188,8 @@ async def start_container(
     except Exception as exc:
         if await _started_anyway(ctx, cid):
             log.warning("start of container %s reported %r but the process ran; keeping it", cid, exc)
-            return await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+            await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+            return None
         ctx.recorder.warning(st.pod, "Failed", f"Error: {exc}")
         if rec.ephemeral:
             # never retried: the failed instance stays, and its status says how it ended (StartError)
@@ -201,7 +199,8 @@ async def start_container(
         with contextlib.suppress(Exception):
             await ctx.runtime.remove_container(cid)
         return CONFIG_RETRY
-    return await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+    await _started(ctx, st, rec, c, cid, attempt, str(log_path))
+    return None
 
 
 async def _started_anyway(ctx: WorkerContext, cid: str) -> bool:

@@ -123,7 +123,7 @@ def _decode_status(raw: bytes) -> int:
 
 
 async def _grpc(handler: Mapping[str, Any], target: HandlerTarget, timeout: float) -> tuple[bool, str]:  # noqa: ASYNC109
-    import grpc
+    import grpc  # lazy on purpose: grpcio loads only on a node that runs a gRPC probe
 
     host = _host(handler, target)
     port = int(handler.get("port") or 0)

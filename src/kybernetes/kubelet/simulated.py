@@ -253,11 +253,7 @@ class SimulatedNodes:
         self.informers_by_resource: dict[tuple[str, str], Informer] = {}
         for resource in self._by_resource:
             informer = self.informers.informer(getattr(api, RESOURCES[resource].client))
-            informer.add_event_handler(
-                lambda obj, r=resource: self._on_object(r, obj),
-                lambda old, new, r=resource: self._on_object(r, new),
-                lambda obj, r=resource: self._on_gone(r, obj),
-            )
+            informer.add_event_handler(*self._handlers(resource))
             self.informers_by_resource[resource] = informer
         self.queue: WorkQueue[Item] = WorkQueue(name="simulated-objects")
         self._matched: dict[Item, tuple[str, float, float]] = {}  # item -> (stage, since, delay)
@@ -344,6 +340,24 @@ class SimulatedNodes:
         await self.managers[name].set_condition(ctype, status, reason, message)
 
     # --- stages ---------------------------------------------------------------------------------------
+    def _handlers(
+        self, resource: tuple[str, str]
+    ) -> tuple[
+        Callable[[Obj], None], Callable[[Obj, Obj], None], Callable[[Obj | DeletedFinalStateUnknown], None]
+    ]:
+        """The add/update/delete handlers of one resource's informer."""
+
+        def on_add(obj: Obj) -> None:
+            self._on_object(resource, obj)
+
+        def on_update(old: Obj, new: Obj) -> None:
+            self._on_object(resource, new)
+
+        def on_delete(obj: Obj | DeletedFinalStateUnknown) -> None:
+            self._on_gone(resource, obj)
+
+        return on_add, on_update, on_delete
+
     def _on_object(self, resource: tuple[str, str], obj: Obj) -> None:
         if RESOURCES[resource].node_of(obj) in self.nodes:
             self.queue.add((resource, object_key(obj)))
@@ -422,7 +436,7 @@ class SimulatedNodes:
     async def _event(self, obj: Obj, event: Obj, info: NodeInfo) -> None:
         md = obj.get("metadata") or {}
         now = rfc3339(self._clock())
-        body = {
+        body: Obj = {
             "apiVersion": "v1",
             "kind": "Event",
             # named as the kubelet names its events (<object>.<hex time>); a generateName may not end in "."
@@ -477,8 +491,8 @@ class SimulatedNodes:
                 await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 for task in tasks:
-                    if task.done() and not task.cancelled() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
+                    if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                        raise exc
         finally:
             self.queue.shut_down()
             for task in tasks:

@@ -46,7 +46,7 @@ async def run_scheduler(
     """
     stop = stop or asyncio.Event()
     on_scheduler = options.pop("on_scheduler", None)
-    election = {k: float(options.pop(k)) for k in _ELECTION_OPTIONS if k in options}
+    election: dict[str, float] = {k: float(options.pop(k)) for k in _ELECTION_OPTIONS if k in options}
 
     async def lead() -> None:
         sched = Scheduler(api, scheduler_name=scheduler_name, **options)
@@ -60,7 +60,14 @@ async def run_scheduler(
     identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
     while not stop.is_set():
         elector = LeaderElector(
-            api, LEASE_NAMESPACE, LEASE_NAME, identity, on_started_leading=lead, **election
+            api,
+            LEASE_NAMESPACE,
+            LEASE_NAME,
+            identity,
+            on_started_leading=lead,
+            lease_duration=election.get("lease_duration", 15.0),
+            renew_deadline=election.get("renew_deadline", 10.0),
+            retry_period=election.get("retry_period", 2.0),
         )
         run = asyncio.create_task(elector.run(), name="scheduler-leader-election")
         waiter = asyncio.create_task(stop.wait())

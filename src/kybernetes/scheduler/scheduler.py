@@ -294,8 +294,8 @@ class Scheduler:
                 with contextlib.suppress(Exception):
                     await self.recorder.stop(timeout=2.0)
             await self.factory.stop()
-        if loop.done() and not loop.cancelled() and loop.exception() is not None:
-            raise loop.exception()  # type: ignore[misc]
+        if loop.done() and not loop.cancelled() and (exc := loop.exception()) is not None:
+            raise exc
 
     async def _loop(self) -> None:
         while True:

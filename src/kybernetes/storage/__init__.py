@@ -44,6 +44,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "EtcdStore":
+        # lazy on purpose: the etcd backend pulls in grpc/aetcd, which a SQLite-only process never needs
         from kybernetes.storage.etcd import EtcdStore
 
         return EtcdStore

@@ -78,7 +78,7 @@ def parse_endpoints(endpoints: Sequence[str]) -> list[tuple[str, int]]:
 
 
 def _grpc_target(endpoints: list[tuple[str, int]]) -> str:
-    versions = set()
+    versions: set[int] = set()
     for host, _ in endpoints:
         try:
             versions.add(ipaddress.ip_address(host).version)
@@ -142,7 +142,7 @@ class EtcdStore:
             await watch.aclose()
         channel, self._channel = self._channel, None
         if channel is not None:
-            await channel.close()
+            await channel.close(None)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -358,7 +358,7 @@ class _EtcdWatch:
             await call.write(rpc.WatchRequest(create_request=create))
             while True:
                 resp = await call.read()
-                if resp is grpc.aio.EOF:
+                if resp is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs 1.53 does not declare EOF
                     break
                 if resp.compact_revision:
                     item = CompactedError(self._after, int(resp.compact_revision))

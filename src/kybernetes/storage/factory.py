@@ -10,6 +10,7 @@ lazily so that SQLite users never load gRPC.
 from __future__ import annotations
 
 from kybernetes.storage.interface import Store
+from kybernetes.storage.sqlite import SQLiteStore
 
 __all__ = ["open_store"]
 
@@ -25,8 +26,6 @@ def open_store(url: str) -> Store:
         path = text[len("sqlite://") :]
         if not path or path == "/":
             raise ValueError(f"storage URL {url!r} names no database file (sqlite:///abs/path/state.db)")
-        from kybernetes.storage.sqlite import SQLiteStore
-
         return SQLiteStore(path)
     for scheme in _ETCD_SCHEMES:
         if text.startswith(scheme):
@@ -35,6 +34,7 @@ def open_store(url: str) -> Store:
             endpoints = [h for h in hosts.split(",") if h]
             if not endpoints:
                 raise ValueError(f"storage URL {url!r} names no etcd endpoint (etcd://host:port[,host:port])")
+            # lazy on purpose: the etcd backend pulls in grpc/aetcd, loaded only when etcd is asked for
             from kybernetes.storage.etcd import EtcdStore, parse_endpoints
 
             parse_endpoints(endpoints)  # raises ValueError on a malformed host:port

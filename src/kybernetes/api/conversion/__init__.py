@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kybernetes.api.patch._common import deep_copy
+
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
 
 _CONVERTERS: dict[tuple[str, str, str, str], Converter] = {}
@@ -65,7 +67,6 @@ def convert(obj: dict[str, Any], group: str, kind: str, to_version: str) -> dict
 
     An object without an ``apiVersion`` (or in the target version already) is only re-tagged.
     """
-    from kybernetes.api.patch._common import deep_copy
 
     copy: dict[str, Any] = deep_copy(obj)
     from_version = version_of(copy.get("apiVersion"))
@@ -83,7 +84,8 @@ def convert(obj: dict[str, Any], group: str, kind: str, to_version: str) -> dict
 
 
 def _load() -> None:
-    # Each group's converters register themselves on import.
+    # why local: each group's module registers its converters through register() above, so it can only be
+    # imported once this module has defined it (a registration hook, not a dependency cycle to break)
     from kybernetes.api.conversion import autoscaling  # noqa: F401
 
 

@@ -487,7 +487,7 @@ def update_managed_fields(
                 new_meta.pop("managedFields", None)
         return result
     changed = diff.added | diff.modified
-    own_version = result.get("apiVersion") if isinstance(result.get("apiVersion"), str) else ""
+    own_version = raw if isinstance(raw := result.get("apiVersion"), str) else ""
     diffs = _Diffs(old_obj, new_obj, own_version, diff, versions)
     for entry in managers.values():
         theirs = diffs.of(entry)

@@ -209,7 +209,8 @@ def rfc3339(value: Any) -> str:
 
 def format_labels(labels: Mapping[str, Any] | None) -> str:
     """``labels.FormatLabels``: sorted ``k=v`` joined by commas, ``<none>`` when empty."""
-    joined = ",".join(f"{k}={labels[k]}" for k in sorted(labels or {}))
+    labels = labels or {}
+    joined = ",".join(f"{k}={labels[k]}" for k in sorted(labels))
     return joined or "<none>"
 
 

@@ -275,7 +275,8 @@ REPLICATION_CONTROLLER = Printer(
 
 def _quota_columns(quota: Obj) -> tuple[str, str]:
     hard, used = mapping(quota, "status", "hard"), mapping(quota, "status", "used")
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for resource in sorted(hard):
         target = limits if resource.split(".")[0] == "limits" and "." in resource else requests
         target.append(f"{resource}: {quantity(used.get(resource))}/{quantity(hard[resource])}")

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import re
 from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
 
 from kybernetes.api import flowcontrol
 from kybernetes.api.errors import Cause
 from kybernetes.api.validation import field as f
 from kybernetes.api.validation import meta, names
-from kybernetes.api.validation.podspec import _dict, _int, _list, _s
+from kybernetes.api.validation.podspec import _dict, _int, _list, _s, validate_resource_requirements
 
 # -- CertificateSigningRequest -----------------------------------------------------------------------
 
@@ -61,7 +66,6 @@ def parse_csr_request(request: Any) -> tuple[bytes, str]:
     begin = text.find("-----BEGIN ")
     if begin < 0 or not text[begin:].startswith("-----BEGIN CERTIFICATE REQUEST-----"):
         return data, "PEM block type must be CERTIFICATE REQUEST"
-    from cryptography import x509
 
     try:
         x509.load_pem_x509_csr(data[begin:])
@@ -111,9 +115,6 @@ def _certificate_error(data: bytes) -> str:
     certificate ("" when valid or empty)."""
     if not data:
         return ""
-    import re
-
-    from cryptography import x509
 
     blocks = re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", data, re.S)
     for kind, body in blocks:
@@ -274,8 +275,6 @@ def create_runtime_class(obj: dict[str, Any]) -> list[Cause]:
     out = f.invalid_each("handler", handler, names.is_dns1123_label(handler))
     overhead = _dict(obj.get("overhead")).get("podFixed")
     if overhead is not None:
-        from kybernetes.api.validation.podspec import validate_resource_requirements
-
         out += [
             Cause(c.field.replace("overhead.podFixed.limits", "overhead.podFixed"), c.message, c.reason)
             for c in validate_resource_requirements({"limits": overhead}, "overhead.podFixed")
@@ -389,7 +388,6 @@ _URL_FORM = "; desired format: https://host[/path]"
 
 def _webhook_url(value: str, path: str) -> list[Cause]:
     """``ValidateWebhookURL`` (https only)."""
-    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(value)
@@ -831,8 +829,6 @@ def create_flow_schema(
 
 
 def _required_entropy_bits(deck: int, hand: int) -> int:
-    import math
-
     return math.ceil(math.log2(deck) * hand)
 
 

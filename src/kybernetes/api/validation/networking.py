@@ -305,9 +305,9 @@ def _ip_block(block: dict[str, Any], path: str) -> list[Cause]:
         inner = ipaddress.ip_network(exc, strict=False)
         if (
             inner.version != network.version
-            or not inner.subnet_of(network)
+            or not _subnet_of(inner, network)
             or inner.prefixlen <= network.prefixlen
-        ):  # type: ignore[arg-type]
+        ):
             out.append(f.invalid(p, exc, "must be a strict subset of `cidr`"))
     return out
 
@@ -330,3 +330,14 @@ def create_network_policy(obj: dict[str, Any]) -> list[Cause]:
         if kind not in POLICY_TYPES:
             out.append(f.not_supported(f.index("spec.policyTypes", i), kind, ("Ingress", "Egress")))
     return out
+
+
+def _subnet_of(
+    inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> bool:
+    """``inner.subnet_of(outer)`` for networks of one family (a mixed pair is never a subnet)."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False

@@ -441,7 +441,7 @@ def _validate_container(
     image = ctr.get("image")
     if not _s(image):
         out.append(f.required(f.child(p, "image")))
-    elif is_pod and image != image.strip():
+    elif is_pod and isinstance(image, str) and image != image.strip():
         out.append(f.invalid(f.child(p, "image"), image, "must not have leading or trailing whitespace"))
     pull = ctr.get("imagePullPolicy")
     if isinstance(pull, str) and pull not in PULL_POLICIES:

@@ -63,7 +63,7 @@ def parse(value: str | int | float | None) -> Fraction:
 
 def is_valid(value: object) -> bool:
     try:
-        parse(value)  # type: ignore[arg-type]
+        parse(value)  # type: ignore[arg-type]  # any JSON value may arrive here; a non-quantity raises TypeError
     except (ValueError, TypeError):
         return False
     return True

@@ -4,17 +4,14 @@ removing them after a delete), and turning a CRD into served ResourceInfo rows."
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api import defaults, errors, meta
 from kybernetes.api.conditions import transition_time
 from kybernetes.api.registry import ALL_VERBS, ResourceInfo, SubresourceInfo
 from kybernetes.api.validation import TypeRules
 from kybernetes.api.validation import apiextensions as apiextensions_validation
-from kybernetes.apiserver.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.strategies.base import ServerContext, Strategy
 
 
 class CRDStrategy(Strategy):
@@ -31,11 +28,11 @@ class CRDStrategy(Strategy):
         super().prepare_for_update(new, old)
         new["status"] = crd_status(new, old.get("status"))
 
-    async def after_write(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+    async def after_write(self, ctx: ServerContext, obj: dict[str, Any]) -> None:
         """Serve the CRD's resources at once (the context's CRD watch also catches up later)."""
         ctx.register_crd(obj)
 
-    async def after_delete(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+    async def after_delete(self, ctx: ServerContext, obj: dict[str, Any]) -> None:
         """Upstream removes every custom resource of a deleted CRD, then stops serving them."""
         for cr_info in resource_infos(obj):
             with contextlib.suppress(Exception):

@@ -10,9 +10,9 @@ and hooks after a committed write or delete. The generic path asks the strategy 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from kybernetes.api import selectors, tables, validation
 from kybernetes.api.errors import Cause
@@ -20,10 +20,45 @@ from kybernetes.api.protobuf import zero_field
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.api.tables.custom import DEFAULT as DEFAULT_PRINTER
 from kybernetes.api.tables.custom import custom_printer
+from kybernetes.storage.interface import Store
 
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
-    from kybernetes.apiserver.resource_store import ResourceStore
+
+class Listing(Protocol):
+    @property
+    def items(self) -> Sequence[dict[str, Any]]: ...
+
+
+class StoreReader(Protocol):
+    """What a strategy's before-write hooks may read from their resource's store. The generic store
+    (``resource_store.ResourceStore``) satisfies it; a Protocol keeps strategies below the store that
+    calls them."""
+
+    async def list(self, namespace: str | None) -> Listing: ...
+
+
+class ObjectStore(StoreReader, Protocol):
+    """A resource's store as after-write/after-delete hooks and computed reads use it."""
+
+    async def try_get(self, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    async def delete_now(
+        self, namespace: str | None, name: str, expected_revision: int | None, *, dry_run: bool = False
+    ) -> dict[str, Any]: ...
+
+
+class ServerContext(Protocol):
+    """What strategies' hooks may use of the server (``ApiContext`` satisfies it): the raw store, stores
+    by resource, and the CRD registrations. A Protocol keeps strategies below the context that calls them."""
+
+    store: Store
+
+    def resource_store(self, info: ResourceInfo) -> ObjectStore: ...
+
+    def store_for(self, group: str, version: str, plural: str) -> ObjectStore: ...
+
+    def register_crd(self, crd: dict[str, Any]) -> None: ...
+
+    def unregister_crd(self, crd: dict[str, Any]) -> None: ...
 
 
 class Strategy:
@@ -140,10 +175,10 @@ class Strategy:
         return selectors.object_fields(rules, obj, selectable_fields=selectable_fields)
 
     # --- lifecycle hooks (may touch other resources through the store) ------------------------------
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         """Allocate what the server owns (cluster IPs, node ports, ...)."""
 
-    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def before_update(self, store: StoreReader, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Keep server-owned allocations across updates."""
 
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int | None:
@@ -176,13 +211,13 @@ class Strategy:
     # Warnings every read of a computed resource carries (deprecation notices).
     read_warnings: tuple[str, ...] = ()
 
-    async def computed_items(self, ctx: ApiContext) -> list[dict[str, Any]]:
+    async def computed_items(self, ctx: ServerContext) -> list[dict[str, Any]]:
         """The current objects of a computed resource."""
         raise NotImplementedError(f"{self.info.plural} is stored, not computed")
 
     # --- after-write hooks (run once a write is committed, never on dry runs) ----------------------
-    async def after_write(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+    async def after_write(self, ctx: ServerContext, obj: dict[str, Any]) -> None:
         """A create, update or patch of ``obj`` was committed."""
 
-    async def after_delete(self, ctx: ApiContext, obj: dict[str, Any]) -> None:
+    async def after_delete(self, ctx: ServerContext, obj: dict[str, Any]) -> None:
         """``obj`` was removed from storage by a DELETE of it."""

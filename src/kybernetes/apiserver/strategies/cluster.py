@@ -68,7 +68,7 @@ class CertificateSigningRequestStrategy(Strategy):
         self, subresource: str, new: dict[str, Any], old: dict[str, Any]
     ) -> None:
         super().prepare_for_status_update(new, old)
-        new_status = new.get("status") if isinstance(new.get("status"), dict) else {}
+        new_status = raw if isinstance(raw := new.get("status"), dict) else {}
         old_status = dict(old.get("status") or {})
         if subresource == "approval":
             # only the conditions change; the issued certificate stays as stored

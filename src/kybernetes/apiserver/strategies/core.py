@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api import defaults, errors, selectors
 from kybernetes.api.pods import compute_qos_class
@@ -19,12 +19,8 @@ from kybernetes.api.tables import storage as storage_tables
 from kybernetes.api.validation import TypeRules, names
 from kybernetes.api.validation import apps as apps_validation
 from kybernetes.api.validation import core as core_validation
-from kybernetes.apiserver.component_status import DEPRECATION_WARNING, component_statuses
-from kybernetes.apiserver.strategies.base import Strategy
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
-    from kybernetes.apiserver.resource_store import ResourceStore
+from kybernetes.apiserver.strategies.base import ServerContext, StoreReader, Strategy
+from kybernetes.apiserver.strategies.component_status import DEPRECATION_WARNING, component_statuses
 
 DEFAULT_POD_GRACE_SECONDS = 30
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -46,7 +42,7 @@ class PodStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending"}
 
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         # After defaulting (requests default to limits) and mutating admission (LimitRanger), as upstream
         # computes it on the decoded, defaulted and admitted pod.
         obj.setdefault("status", {})["qosClass"] = compute_qos_class(obj)
@@ -66,7 +62,7 @@ class PodStrategy(Strategy):
     def _keep_all_but_ephemeral_containers(new: dict[str, Any], old: dict[str, Any]) -> None:
         """``pods/ephemeralcontainers`` changes ``spec.ephemeralContainers`` only (upstream's
         ``dropNonEphemeralContainerUpdates``): the rest of the spec and the status stay as stored."""
-        spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+        spec = raw if isinstance(raw := new.get("spec"), dict) else {}
         wanted = spec.get("ephemeralContainers")
         kept = dict(old.get("spec") or {})
         if wanted is None:
@@ -170,7 +166,7 @@ class ComponentStatusStrategy(Strategy):
     computed = True
     read_warnings = (DEPRECATION_WARNING,)
 
-    async def computed_items(self, ctx: ApiContext) -> list[dict[str, Any]]:
+    async def computed_items(self, ctx: ServerContext) -> list[dict[str, Any]]:
         return await component_statuses(ctx)
 
 
@@ -193,7 +189,7 @@ class ServiceStrategy(Strategy):
     service_cidr = ipaddress.ip_network("10.96.0.0/12")
     node_port_range = (30000, 32767)
 
-    async def _used(self, store: ResourceStore) -> tuple[set[str], set[int]]:
+    async def _used(self, store: StoreReader) -> tuple[set[str], set[int]]:
         ips: set[str] = set()
         ports: set[int] = set()
         result = await store.list(None)
@@ -216,7 +212,7 @@ class ServiceStrategy(Strategy):
                 return ip
         raise errors.StatusError(500, "InternalError", "no cluster IP addresses left in the service range")
 
-    async def before_create(self, store: ResourceStore, obj: dict[str, Any]) -> None:
+    async def before_create(self, store: StoreReader, obj: dict[str, Any]) -> None:
         spec = obj.setdefault("spec", {})
         svc_type = spec.get("type", "ClusterIP")
         if svc_type == "ExternalName":
@@ -303,7 +299,7 @@ class ServiceStrategy(Strategy):
                     if kept:
                         port["nodePort"] = kept
 
-    async def before_update(self, store: ResourceStore, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def before_update(self, store: StoreReader, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Ports newly added to a NodePort/LoadBalancer service get a node port."""
         spec = new.setdefault("spec", {})
         if spec.get("type") in ("NodePort", "LoadBalancer"):

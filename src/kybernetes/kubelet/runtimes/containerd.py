@@ -159,7 +159,7 @@ class ContainerdRuntime:
 
     async def close(self) -> None:
         if self._channel is not None:
-            await self._channel.close()
+            await self._channel.close(None)
         self._channel = self._rt = self._img = None
 
     @property

@@ -612,8 +612,13 @@ async def wait_pid(pid: int) -> int | None:
         fd = -1
     if fd >= 0:
         loop = asyncio.get_running_loop()
-        gone = loop.create_future()
-        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        gone: asyncio.Future[None] = loop.create_future()
+
+        def exited() -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        loop.add_reader(fd, exited)
         try:
             await gone
         finally:

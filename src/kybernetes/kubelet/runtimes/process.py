@@ -731,10 +731,11 @@ class ProcessRuntime:
             pumps.append(asyncio.create_task(self._pump(container, "stdout", container.pty.reader)))
         else:
             assert proc.stdout is not None and proc.stderr is not None
-            for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            streams: tuple[Stream, Stream] = ("stdout", "stderr")
+            for stream, pipe in zip(streams, (proc.stdout, proc.stderr), strict=True):
                 reader, transport = await open_read_pipe(pipe)
                 container.transports.append(transport)
-                pumps.append(asyncio.create_task(self._pump(container, stream, reader)))  # type: ignore[arg-type]
+                pumps.append(asyncio.create_task(self._pump(container, stream, reader)))
             if proc.stdin is not None:
                 container.stdin = await open_write_pipe(proc.stdin)
                 container.transports.append(container.stdin.transport)

@@ -157,4 +157,4 @@ async def open_write_pipe(file: Any) -> asyncio.StreamWriter:
     """Wrap a writable pipe file object in an ``asyncio.StreamWriter``; the transport owns the file."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.connect_write_pipe(lambda: asyncio.streams.FlowControlMixin(), file)
-    return asyncio.StreamWriter(transport, protocol, None, loop)  # type: ignore[arg-type]
+    return asyncio.StreamWriter(transport, protocol, None, loop)

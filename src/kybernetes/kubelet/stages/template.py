@@ -162,7 +162,11 @@ def compile_path(text: str) -> Callable[[Any], list[Any]]:
         if not part.startswith("."):
             raise TemplateError(f"bad path {text!r}: {part!r} is neither a path (.a.b) nor select(...)")
         _, segs = _segments(part)
-        stages.append(lambda values, segs=segs: _walk(values, segs))
+
+        def walk(values: list[Any], segs: list[str | None] = segs) -> list[Any]:
+            return _walk(values, segs)
+
+        stages.append(walk)
 
     def run(obj: Any) -> list[Any]:
         values = [obj]

@@ -30,6 +30,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kybernetes._lib.tasks import TaskOwner
 from kybernetes.kubelet.streaming import channels, spdy
@@ -367,7 +368,8 @@ class ChannelPortForward:
         reader = asyncio.create_task(self._read(messages))
         try:
             everything = asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.wait({everything, reader}, return_when=asyncio.FIRST_COMPLETED)
+            first: list[asyncio.Future[Any]] = [everything, reader]
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if not everything.done():  # the client went away: stop forwarding
                 for task in workers:
                     task.cancel()

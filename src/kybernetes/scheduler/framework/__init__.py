@@ -22,7 +22,7 @@ from kybernetes.scheduler.framework.interface import (
     ScorePlugin,
     Snapshot,
 )
-from kybernetes.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Resource
+from kybernetes.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Resource, required_matches
 from kybernetes.scheduler.framework.runtime import (
     Diagnosis,
     FitError,
@@ -74,6 +74,7 @@ __all__ = [
     "Status",
     "error",
     "num_feasible_nodes_to_find",
+    "required_matches",
     "unresolvable",
     "unschedulable",
 ]

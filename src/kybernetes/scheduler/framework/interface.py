@@ -77,6 +77,8 @@ class Plugin(Protocol):
 
 @runtime_checkable
 class EnqueueExtensions(Protocol):
+    name: str
+
     def events_to_register(self) -> list[ClusterEvent]: ...
 
 

@@ -298,3 +298,14 @@ class NodeInfo:
 
 
 PodFilter = Callable[[PodInfo], bool]
+
+
+# Shared by NodeAffinity and PodTopologySpread (nodeAffinityPolicy: Honor), as upstream's
+# component-helpers ``RequiredNodeAffinity.Match``: here so the plugins stay independent of each other.
+def required_matches(pod: PodInfo, node: NodeInfo) -> bool:
+    """nodeSelector (every pair) and requiredDuringScheduling (any term)."""
+    labels = node.labels
+    for key, value in pod.node_selector.items():
+        if labels.get(key) != value:
+            return False
+    return pod.required_node_affinity is None or pod.required_node_affinity.matches(labels, node.name)

@@ -44,7 +44,8 @@ def split_by_pdb_violation(
         except InvalidSelectorError:
             sel = None
         selectors.append(None if sel is None or sel.empty else sel)
-    violating, ok = [], []
+    violating: list[PodInfo] = []
+    ok: list[PodInfo] = []
     for p in pods:
         violates = False
         for i, pdb in enumerate(pdbs):

@@ -296,14 +296,14 @@ class Framework:
                 else:
                     raise RuntimeError(f"running PreScore plugin {p.name}: {st.message}")
         totals = [0] * len(nodes)
-        for p in self.score:
-            if p.name in state.skip_score:
+        for sp in self.score:
+            if sp.name in state.skip_score:
                 continue
-            fn = p.score
+            fn = sp.score
             scores = [fn(state, pod, node) for node in nodes]
-            if isinstance(p, NormalizeScorePlugin):
-                p.normalize_score(state, pod, scores)
-            weight = self.weights.get(p.name, 1)
+            if isinstance(sp, NormalizeScorePlugin):
+                sp.normalize_score(state, pod, scores)
+            weight = self.weights.get(sp.name, 1)
             for i, s in enumerate(scores):
                 totals[i] += s * weight
         return totals

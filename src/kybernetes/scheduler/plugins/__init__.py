@@ -13,6 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kybernetes.client import ApiClient
+from kybernetes.scheduler.framework import (
+    BindPlugin,
+    EnqueueExtensions,
+    FilterPlugin,
+    NormalizeScorePlugin,
+    PostFilterPlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScorePlugin,
+)
+from kybernetes.scheduler.framework.interface import Plugin
 from kybernetes.scheduler.plugins import (
     balancedallocation,
     defaultbinder,
@@ -41,9 +53,9 @@ DEFAULT_WEIGHTS: dict[str, int] = {
 
 def default_plugins(
     api: ApiClient | None = None, *, pdbs: Callable[[], Sequence[Mapping[str, Any]]] | None = None
-) -> list[Any]:
+) -> list[Plugin]:
     """The default profile's plugin instances, in upstream's order (the binder only with ``api``)."""
-    plugins: list[Any] = [
+    plugins: list[Plugin] = [
         nodeunschedulable.new(),
         nodename.new(),
         tainttoleration.new(),
@@ -58,3 +70,63 @@ def default_plugins(
     if api is not None:
         plugins.append(defaultbinder.new(api))
     return plugins
+
+
+# The framework dispatches on isinstance() against runtime_checkable Protocols, which only sees that the
+# method names exist; these tables make mypy check every plugin's signatures against each extension point
+# it serves (a drifted signature fails `make test`).
+_FILTER_PLUGIN: tuple[type[FilterPlugin], ...] = (
+    nodeunschedulable.NodeUnschedulable,
+    nodename.NodeName,
+    tainttoleration.TaintToleration,
+    nodeaffinity.NodeAffinity,
+    nodeports.NodePorts,
+    noderesources.Fit,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+)
+_ENQUEUE_EXTENSIONS: tuple[type[EnqueueExtensions], ...] = (
+    nodeunschedulable.NodeUnschedulable,
+    nodename.NodeName,
+    tainttoleration.TaintToleration,
+    nodeaffinity.NodeAffinity,
+    nodeports.NodePorts,
+    noderesources.Fit,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+    balancedallocation.BalancedAllocation,
+)
+_PRE_FILTER_PLUGIN: tuple[type[PreFilterPlugin], ...] = (
+    nodename.NodeName,
+    nodeaffinity.NodeAffinity,
+    nodeports.NodePorts,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+)
+_PRE_SCORE_PLUGIN: tuple[type[PreScorePlugin], ...] = (
+    tainttoleration.TaintToleration,
+    nodeaffinity.NodeAffinity,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+    balancedallocation.BalancedAllocation,
+)
+_SCORE_PLUGIN: tuple[type[ScorePlugin], ...] = (
+    tainttoleration.TaintToleration,
+    nodeaffinity.NodeAffinity,
+    noderesources.Fit,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+    balancedallocation.BalancedAllocation,
+)
+_NORMALIZE_SCORE_PLUGIN: tuple[type[NormalizeScorePlugin], ...] = (
+    tainttoleration.TaintToleration,
+    nodeaffinity.NodeAffinity,
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+)
+_PRE_FILTER_EXTENSIONS: tuple[type[PreFilterExtensions], ...] = (
+    podtopologyspread.PodTopologySpread,
+    interpodaffinity.InterPodAffinity,
+)
+_POST_FILTER_PLUGIN: tuple[type[PostFilterPlugin], ...] = (defaultpreemption.DefaultPreemption,)
+_BIND_PLUGIN: tuple[type[BindPlugin], ...] = (defaultbinder.DefaultBinder,)

@@ -83,9 +83,9 @@ class InterPodAffinity:
                 seen.add(other.key)
                 _count(s, pod, other, node, 1)
         for other in candidates(pod.affinity_terms + pod.anti_affinity_terms, snapshot):
-            node = snapshot.get(other.node_name)
-            if node is not None and other.key not in seen:
-                _count(s, pod, other, node, 1)
+            other_node = snapshot.get(other.node_name)
+            if other_node is not None and other.key not in seen:
+                _count(s, pod, other, other_node, 1)
         state.write(_FILTER, s)
         return None
 

@@ -12,7 +12,9 @@ from kybernetes.scheduler.framework import (
     CycleState,
     NodeInfo,
     PodInfo,
+    Snapshot,
     Status,
+    required_matches,
 )
 from kybernetes.scheduler.framework import unresolvable as _unresolvable
 from kybernetes.scheduler.framework.helpers import default_normalize, term_matches
@@ -20,15 +22,6 @@ from kybernetes.scheduler.framework.helpers import default_normalize, term_match
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 _REJECT = _unresolvable(ERR_REASON_POD)
-
-
-def required_matches(pod: PodInfo, node: NodeInfo) -> bool:
-    """nodeSelector (every pair) and requiredDuringScheduling (any term)."""
-    labels = node.labels
-    for key, value in pod.node_selector.items():
-        if labels.get(key) != value:
-            return False
-    return pod.required_node_affinity is None or pod.required_node_affinity.matches(labels, node.name)
 
 
 def preferred_score(pod: PodInfo, node: NodeInfo) -> int:
@@ -43,7 +36,7 @@ def preferred_score(pod: PodInfo, node: NodeInfo) -> int:
 class NodeAffinity:
     name = NAME
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: object) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
         if not pod.node_selector and pod.required_node_affinity is None:
             return SKIP
         return None

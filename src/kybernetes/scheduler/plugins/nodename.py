@@ -9,6 +9,7 @@ from kybernetes.scheduler.framework import (
     CycleState,
     NodeInfo,
     PodInfo,
+    Snapshot,
     Status,
 )
 from kybernetes.scheduler.framework import unresolvable as _unresolvable
@@ -25,7 +26,7 @@ def fits(pod: PodInfo, node: NodeInfo) -> bool:
 class NodeName:
     name = NAME
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: object) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
         return None if pod.node_name else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

@@ -12,6 +12,7 @@ from kybernetes.scheduler.framework import (
     CycleState,
     NodeInfo,
     PodInfo,
+    Snapshot,
     Status,
 )
 from kybernetes.scheduler.framework import unschedulable as _unschedulable
@@ -34,7 +35,7 @@ def conflicts(wanted: Iterable[tuple[str, str, int]], used: Iterable[tuple[str, 
 class NodePorts:
     name = NAME
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: object) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
         return None if pod.host_ports else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

@@ -21,11 +21,11 @@ from kybernetes.scheduler.framework import (
     NodeInfo,
     PodInfo,
     Status,
+    required_matches,
 )
 from kybernetes.scheduler.framework import Snapshot as _Snapshot
 from kybernetes.scheduler.framework import unresolvable as _unresolvable
 from kybernetes.scheduler.framework import unschedulable as _unschedulable
-from kybernetes.scheduler.plugins.nodeaffinity import required_matches
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
@@ -111,11 +111,11 @@ def count_pods(pod: PodInfo, constraints: list[Constraint], snapshot: _Snapshot,
             if other.deleting or not other.node_name or not con.selector.matches(other.labels):
                 continue
             ok = eligible.get(other.node_name)
-            node = snapshot.get(other.node_name)
+            other_node = snapshot.get(other.node_name)
             if ok is None:
-                ok = eligible[other.node_name] = con.eligible(pod, node)
-            if ok and node is not None:
-                con.counts[node.labels[con.key]] += 1
+                ok = eligible[other.node_name] = con.eligible(pod, other_node)
+            if ok and other_node is not None:
+                con.counts[other_node.labels[con.key]] += 1
 
 
 class PodTopologySpread:

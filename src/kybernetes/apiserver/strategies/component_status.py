@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kybernetes.api.meta import parse_datetime
-
-if TYPE_CHECKING:
-    from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.strategies.base import ServerContext
 
 DEPRECATION_WARNING = "v1 ComponentStatus is deprecated in v1.19+"
 STORE_PROBE_TIMEOUT = 2.0
@@ -59,7 +57,7 @@ def lease_error(lease: dict[str, Any] | None, lease_name: str, now: datetime) ->
     return ""
 
 
-async def _store_error(ctx: ApiContext) -> str:
+async def _store_error(ctx: ServerContext) -> str:
     try:
         await asyncio.wait_for(ctx.store.get("health"), STORE_PROBE_TIMEOUT)
     except TimeoutError:
@@ -69,7 +67,7 @@ async def _store_error(ctx: ApiContext) -> str:
     return ""
 
 
-async def component_statuses(ctx: ApiContext, now: datetime | None = None) -> list[dict[str, Any]]:
+async def component_statuses(ctx: ServerContext, now: datetime | None = None) -> list[dict[str, Any]]:
     """All component statuses, in upstream's order (scheduler, controller-manager, etcd-0)."""
     moment = now or datetime.now(UTC)
     leases = ctx.store_for("coordination.k8s.io", "v1", "leases")
