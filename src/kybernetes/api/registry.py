@@ -110,7 +110,7 @@ def _core(kind: str, plural: str, namespaced: bool = True, **kw: object) -> Reso
         singular=kind.lower(),
         namespaced=namespaced,
         schema_name=f"io.k8s.api.core.v1.{kind}",
-        **{"returns_deleted_object": ("", plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]
+        **{"returns_deleted_object": ("", plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]  # kw: the other ResourceInfo fields, typed object here
     )
 
 
@@ -125,7 +125,7 @@ def _grp(
         singular=kind.lower(),
         namespaced=namespaced,
         schema_name=f"io.k8s.api.{pkg}.{version}.{kind}",
-        **{"returns_deleted_object": (group, plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]
+        **{"returns_deleted_object": (group, plural) in RETURNS_DELETED_OBJECT, **kw},  # type: ignore[arg-type]  # kw: the other ResourceInfo fields, typed object here
     )
 
 
