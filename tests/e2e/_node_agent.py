@@ -405,3 +405,32 @@ def iter_lines(text: str) -> Iterator[str]:
 
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) ")
+
+
+# --- shared fixtures bodies -------------------------------------------------------------------------------
+# Each test module declares its own ``node``/``ns`` fixtures (scope and params are the module's choice) and
+# delegates the body here, so the set-up and the leftover checks are one piece of code.
+NODE_RUNTIMES = ["process", "containerd"]
+
+
+def serve_node(runtime: str, *, check_leftovers: bool = False) -> Iterator[NodeServer]:
+    """Start a ``NodeServer`` on ``runtime`` (skipping containerd where it cannot run), yield it, clean up,
+    then assert no process outlived it: always for containerd, for every runtime with ``check_leftovers``."""
+    if runtime == "containerd":
+        require_containerd()
+    server = NodeServer(runtime)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+    if check_leftovers or runtime == "containerd":
+        assert not server.leftovers, f"processes outlived kyb server and killall: {server.leftovers}"
+
+
+def node_namespace(node: NodeServer) -> Iterator[str]:
+    """A fresh namespace for a test; its pods are deleted afterwards while the server still runs."""
+    name = node.namespace()
+    yield name
+    if node.server.proc is not None and node.server.proc.poll() is None:
+        node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)

@@ -21,13 +21,15 @@ from typing import Any
 import pytest
 
 from tests.e2e._node_agent import (
+    NODE_RUNTIMES,
     RFC3339,
     NodeServer,
     condition,
     container_status,
     free_port,
     iter_lines,
-    require_containerd,
+    node_namespace,
+    serve_node,
     unique,
     wait_for,
 )
@@ -36,25 +38,14 @@ from tests.needs import require_root
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    if request.param == "containerd":
-        assert not server.leftovers, f"processes outlived kyb server: {server.leftovers}"
+    yield from serve_node(request.param)
 
 
 @pytest.fixture
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
     remove_mount_targets()
 
 

@@ -29,7 +29,15 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import pytest
 
-from tests.e2e._node_agent import NodeServer, free_port, require_containerd, unique, wait_for
+from tests.e2e._node_agent import (
+    NODE_RUNTIMES,
+    NodeServer,
+    free_port,
+    node_namespace,
+    serve_node,
+    unique,
+    wait_for,
+)
 from tests.e2e.conftest import KUBECTL, LineReader
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
@@ -37,25 +45,14 @@ pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 TIMEOUT = 20.0
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    if request.param == "containerd":
-        assert not server.leftovers, f"processes outlived kyb server: {server.leftovers}"
+    yield from serve_node(request.param)
 
 
 @pytest.fixture(scope="module")
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kybernetes._lib.procfs import start_time
 from kybernetes._lib.tasks import log_task_failure
 from kybernetes.apiserver.certs import ensure_pki
 from kybernetes.cli.model import EmbedEnv
@@ -304,16 +305,9 @@ async def run(args: argparse.Namespace) -> int:
 PID_FILE = "kyb.pid"  # in a server's data dir and in an agent's data dir: "<pid> <kernel start time>"
 
 
-def _start_time(pid: int) -> str:
-    try:
-        return Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def write_pid_file(path: Path) -> Path:
     with contextlib.suppress(OSError):
-        path.write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+        path.write_text(f"{os.getpid()} {start_time(os.getpid())}\n")
     return path
 
 
@@ -330,7 +324,7 @@ def _live_pid(path: Path) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    return pid if pid != os.getpid() and _start_time(pid) == start else None
+    return pid if pid != os.getpid() and start_time(pid) == start else None
 
 
 async def _stop_process(pid: int, grace: float = 45.0) -> None:
