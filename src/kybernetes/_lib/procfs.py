@@ -3,12 +3,18 @@
 - ``start_time(pid)``: the kernel start time (field 22 of /proc/<pid>/stat), "" when the process is gone;
   a pid plus its start time names one process even after the pid is reused.
 - ``alive(pid)``: the process exists and is not a zombie.
+- ``wait_pid(pid)``: wait for a process that is not our child to exit; ``stop_pid(pid, grace)``: SIGTERM,
+  SIGKILL after ``grace`` seconds, and wait for it to be gone.
 
 Stdlib only (``_lib`` is the bottom layer).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 from pathlib import Path
 
 
@@ -32,3 +38,42 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+async def wait_pid(pid: int) -> int | None:
+    """Wait for a process that is not our child to exit (a pidfd, else polling). Its exit code is unknown."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        loop = asyncio.get_running_loop()
+        gone: asyncio.Future[None] = loop.create_future()
+
+        def exited() -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        loop.add_reader(fd, exited)
+        try:
+            await gone
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+    else:
+        while alive(pid):  # noqa: ASYNC110 -- no pidfd (kernel < 5.3): nothing to wait on but time
+            await asyncio.sleep(0.5)
+    return None
+
+
+async def stop_pid(pid: int, grace: float) -> None:
+    """SIGTERM ``pid``, SIGKILL it if it outlives ``grace`` seconds, and wait (10 s more at most) until it
+    is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(wait_pid(pid), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.wait_for(wait_pid(pid), 10)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kybernetes._lib.procfs import start_time
+from kybernetes._lib.procfs import start_time, stop_pid
 from kybernetes._lib.tasks import log_task_failure
 from kybernetes.apiserver.certs import ensure_pki
 from kybernetes.cli.model import EmbedEnv
@@ -327,20 +327,6 @@ def _live_pid(path: Path) -> int | None:
     return pid if pid != os.getpid() and start_time(pid) == start else None
 
 
-async def _stop_process(pid: int, grace: float = 45.0) -> None:
-    # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
-    from kybernetes.kubelet.runtimes.containerd_supervisor import wait_pid
-
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(wait_pid(pid), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        await asyncio.wait_for(wait_pid(pid), 10)
-
-
 def _killall_dirs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     agent_dir = Path(args.agent_data_dir) if args.agent_data_dir else None
     data_dir = Path(args.data_dir) if args.data_dir else None
@@ -360,7 +346,7 @@ async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
         pid = _live_pid(pid_path)
         if pid is not None:
             print(f"stopping kyb (pid {pid})", flush=True)
-            await _stop_process(pid)
+            await stop_pid(pid, 45.0)
         with contextlib.suppress(OSError):
             pid_path.unlink()
     stopped = 0

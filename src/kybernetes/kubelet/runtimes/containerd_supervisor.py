@@ -63,7 +63,7 @@ from typing import Any
 
 import grpc
 
-from kybernetes._lib.procfs import alive, start_time
+from kybernetes._lib.procfs import alive, start_time, stop_pid, wait_pid
 from kybernetes.kubelet.cri import api_pb2, api_pb2_grpc
 from kybernetes.kubelet.runtimes.containerd import remove_cgroup
 from kybernetes.kubelet.runtimes.images import PAUSE_IMAGE, ImageToolError, ensure_pause_image
@@ -443,14 +443,7 @@ class ContainerdSupervisor:
     async def _terminate(self, grace: float = 10.0) -> None:
         if self._adopted is not None:
             pid, self._adopted = self._adopted, None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(wait_pid(pid), grace)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                await asyncio.wait_for(wait_pid(pid), 10)
+            await stop_pid(pid, grace)
             with contextlib.suppress(OSError):
                 self.pid_path.unlink()
             return
@@ -587,32 +580,6 @@ class ContainerdSupervisor:
     def leftovers(self) -> dict[str, Sequence[object]]:
         """What a clean shutdown should not leave: live shims, mounts under root_dir."""
         return {"shims": self._our_shims(), "mounts": self._our_mounts()}
-
-
-async def wait_pid(pid: int) -> int | None:
-    """Wait for a process that is not our child to exit (a pidfd, else polling). Its exit code is unknown."""
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        fd = -1
-    if fd >= 0:
-        loop = asyncio.get_running_loop()
-        gone: asyncio.Future[None] = loop.create_future()
-
-        def exited() -> None:
-            if not gone.done():
-                gone.set_result(None)
-
-        loop.add_reader(fd, exited)
-        try:
-            await gone
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
-    else:
-        while alive(pid):  # noqa: ASYNC110 -- no pidfd (kernel < 5.3): nothing to wait on but time
-            await asyncio.sleep(0.5)
-    return None
 
 
 def _write(path: str, text: str) -> None:
