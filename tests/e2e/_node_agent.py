@@ -23,6 +23,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import KybServer, unique, wait_for
+from tests.e2e.conftest import KybServer, LineReader, unique, wait_for
 
 __all__ = [
     "BUSYBOX_IMAGE",
@@ -434,3 +435,26 @@ def node_namespace(node: NodeServer) -> Iterator[str]:
     yield name
     if node.server.proc is not None and node.server.proc.poll() is None:
         node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+
+
+def assert_port_forward_serves(reader: LineReader, token: str) -> None:
+    """Through a running ``kubectl port-forward`` (its output read by ``reader``), the pod's /index.html
+    holds ``token`` on a first and a second connection, and kubectl reports no error; stops the forward."""
+    try:
+        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
+        local = int(line.split("127.0.0.1:")[1].split()[0])
+
+        def fetch() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
+                    return resp.read().decode()
+            except OSError:
+                return ""
+
+        body = wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward")
+        assert body.strip() == token, body
+        # a second connection through the same forward
+        assert fetch().strip() == token
+    finally:
+        stderr = reader.stop()
+    assert "error" not in stderr.lower(), stderr

@@ -21,7 +21,6 @@ import os
 import ssl
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,6 +31,7 @@ import pytest
 from tests.e2e._node_agent import (
     NODE_RUNTIMES,
     NodeServer,
+    assert_port_forward_serves,
     free_port,
     node_namespace,
     serve_node,
@@ -483,24 +483,7 @@ def test_kubectl_port_forward_over_classic_spdy(node: NodeServer, ns: str, web: 
         env=env,
     )
     reader = LineReader(proc)
-    try:
-        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
-        local = int(line.split("127.0.0.1:")[1].split()[0])
-
-        def fetch() -> str:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
-                    return resp.read().decode()
-            except OSError:
-                return ""
-
-        assert (
-            wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward").strip() == token
-        )
-        assert fetch().strip() == token
-    finally:
-        stderr = reader.stop()
-    assert "error" not in stderr.lower(), stderr
+    assert_port_forward_serves(reader, token)
 
 
 async def _spdy_session(
