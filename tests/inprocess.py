@@ -24,12 +24,34 @@ from aiohttp import web
 
 from kybernetes.apiserver.app import make_app
 from kybernetes.apiserver.context import ApiContext
+from kybernetes.apiserver.operations import Operations
+from kybernetes.apiserver.options import DeleteOptions, WriteOptions
 from kybernetes.client import ApiClient, RetryPolicy
 from kybernetes.storage.sqlite import SQLiteStore
 
 T = TypeVar("T")
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.2, max_elapsed=5.0)
+
+
+# Options for calling ``Operations`` directly: a plain write, a dry run, a plain delete.
+WRITE = WriteOptions(dry_run=False, field_manager=None, field_validation="Strict", force=False)
+DRY = WriteOptions(dry_run=True, field_manager=None, field_validation="Strict", force=False)
+DELETE = DeleteOptions(
+    grace_period_seconds=None,
+    propagation_policy=None,
+    precondition_uid=None,
+    precondition_rv=None,
+    dry_run=False,
+)
+MERGE = "application/merge-patch+json"
+
+
+def ops(ctx: ApiContext, group: str, version: str, plural: str) -> Operations:
+    """``Operations`` for one registered resource of ``ctx``."""
+    info = ctx.registry.get(group, version, plural)
+    assert info is not None, plural
+    return Operations(ctx, info)
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from kybernetes.apiserver.app import make_app
+from kybernetes.apiserver.context import ApiContext
 from tests.inprocess import api_context
 
 
@@ -22,3 +23,10 @@ async def api(tmp_path: Path) -> AsyncIterator[TestClient]:
             yield client
         finally:
             await client.close()
+
+
+@pytest.fixture
+async def ctx(tmp_path: Path) -> AsyncIterator[ApiContext]:
+    """A started ``ApiContext`` on a fresh store, without compaction (tests that call the store directly)."""
+    async with api_context(tmp_path, compaction_interval=0) as context:
+        yield context

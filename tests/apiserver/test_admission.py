@@ -4,8 +4,6 @@ compare-and-swap; dry runs charge nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,34 +11,9 @@ import pytest
 
 from kybernetes.api import errors
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.apiserver.operations import Operations
-from kybernetes.apiserver.options import DeleteOptions, WriteOptions
-from tests.inprocess import api_context
+from tests.inprocess import DELETE, DRY, MERGE, WRITE, ops
 
 pytestmark = pytest.mark.timeout(30)
-
-WRITE = WriteOptions(dry_run=False, field_manager=None, field_validation="Strict", force=False)
-DRY = WriteOptions(dry_run=True, field_manager=None, field_validation="Strict", force=False)
-DELETE = DeleteOptions(
-    grace_period_seconds=None,
-    propagation_policy=None,
-    precondition_uid=None,
-    precondition_rv=None,
-    dry_run=False,
-)
-MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[ApiContext]:
-    async with api_context(tmp_path, compaction_interval=0) as context:
-        yield context
-
-
-def ops(ctx: ApiContext, group: str, version: str, plural: str) -> Operations:
-    info = ctx.registry.get(group, version, plural)
-    assert info is not None, plural
-    return Operations(ctx, info)
 
 
 def pod(name: str, **spec: Any) -> dict[str, Any]:

@@ -8,8 +8,6 @@ so the tests hold whichever module a kind's behaviour lives in.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,22 +15,11 @@ import pytest
 
 from kybernetes.api import errors
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.apiserver.operations import Operations
 from kybernetes.apiserver.options import DeleteOptions, WriteOptions
-from tests.inprocess import api_context
+from tests.inprocess import DELETE, DRY, MERGE, WRITE, ops
 
 pytestmark = pytest.mark.timeout(30)
 
-WRITE = WriteOptions(dry_run=False, field_manager=None, field_validation="Strict", force=False)
-DRY = WriteOptions(dry_run=True, field_manager=None, field_validation="Strict", force=False)
-DELETE = DeleteOptions(
-    grace_period_seconds=None,
-    propagation_policy=None,
-    precondition_uid=None,
-    precondition_rv=None,
-    dry_run=False,
-)
-MERGE = "application/merge-patch+json"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -53,18 +40,6 @@ def delete(**kw: Any) -> DeleteOptions:
         precondition_rv=kw.get("rv"),
         dry_run=kw.get("dry_run", False),
     )
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[ApiContext]:
-    async with api_context(tmp_path, compaction_interval=0) as context:
-        yield context
-
-
-def ops(ctx: ApiContext, group: str, version: str, plural: str) -> Operations:
-    info = ctx.registry.get(group, version, plural)
-    assert info is not None
-    return Operations(ctx, info)
 
 
 def cm(name: str | None = None, **data: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,15 +23,8 @@ from kybernetes.apiserver.resource_store import (
     encode_continue,
 )
 from kybernetes.storage import CompactedError
-from tests.inprocess import api_context
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[ApiContext]:
-    async with api_context(tmp_path, compaction_interval=0) as context:
-        yield context
 
 
 @pytest.fixture

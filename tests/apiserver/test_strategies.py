@@ -9,42 +9,17 @@ The tests name no strategy class: they hold wherever a kind's behaviour lives.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kybernetes.api import errors
 from kybernetes.apiserver.context import ApiContext
-from kybernetes.apiserver.operations import Operations
-from kybernetes.apiserver.options import DeleteOptions, WriteOptions
-from tests.inprocess import api_context, eventually
+from tests.inprocess import DELETE, MERGE, WRITE, eventually, ops
 
 pytestmark = pytest.mark.timeout(30)
 
-WRITE = WriteOptions(dry_run=False, field_manager=None, field_validation="Strict", force=False)
-DELETE = DeleteOptions(
-    grace_period_seconds=None,
-    propagation_policy=None,
-    precondition_uid=None,
-    precondition_rv=None,
-    dry_run=False,
-)
-MERGE = "application/merge-patch+json"
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[ApiContext]:
-    async with api_context(tmp_path, compaction_interval=0) as context:
-        yield context
-
-
-def ops(ctx: ApiContext, group: str, version: str, plural: str) -> Operations:
-    info = ctx.registry.get(group, version, plural)
-    assert info is not None, plural
-    return Operations(ctx, info)
 
 
 def service(name: str, svc_type: str = "ClusterIP", **spec: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import KybServer, unique, wait_for
+from tests.e2e.conftest import KybServer, LineReader, unique, wait_for
 
 __all__ = [
     "BUSYBOX_IMAGE",
@@ -405,3 +406,55 @@ def iter_lines(text: str) -> Iterator[str]:
 
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) ")
+
+
+# --- shared fixtures bodies -------------------------------------------------------------------------------
+# Each test module declares its own ``node``/``ns`` fixtures (scope and params are the module's choice) and
+# delegates the body here, so the set-up and the leftover checks are one piece of code.
+NODE_RUNTIMES = ["process", "containerd"]
+
+
+def serve_node(runtime: str, *, check_leftovers: bool = False) -> Iterator[NodeServer]:
+    """Start a ``NodeServer`` on ``runtime`` (skipping containerd where it cannot run), yield it, clean up,
+    then assert no process outlived it: always for containerd, for every runtime with ``check_leftovers``."""
+    if runtime == "containerd":
+        require_containerd()
+    server = NodeServer(runtime)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+    if check_leftovers or runtime == "containerd":
+        assert not server.leftovers, f"processes outlived kyb server and killall: {server.leftovers}"
+
+
+def node_namespace(node: NodeServer) -> Iterator[str]:
+    """A fresh namespace for a test; its pods are deleted afterwards while the server still runs."""
+    name = node.namespace()
+    yield name
+    if node.server.proc is not None and node.server.proc.poll() is None:
+        node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+
+
+def assert_port_forward_serves(reader: LineReader, token: str) -> None:
+    """Through a running ``kubectl port-forward`` (its output read by ``reader``), the pod's /index.html
+    holds ``token`` on a first and a second connection, and kubectl reports no error; stops the forward."""
+    try:
+        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
+        local = int(line.split("127.0.0.1:")[1].split()[0])
+
+        def fetch() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
+                    return resp.read().decode()
+            except OSError:
+                return ""
+
+        body = wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward")
+        assert body.strip() == token, body
+        # a second connection through the same forward
+        assert fetch().strip() == token
+    finally:
+        stderr = reader.stop()
+    assert "error" not in stderr.lower(), stderr

@@ -20,33 +20,20 @@ from typing import Any
 
 import pytest
 
-from tests.e2e._node_agent import NodeServer, unique
+from tests.e2e._node_agent import NODE_RUNTIMES, NodeServer, node_namespace, serve_node, unique
 from tests.e2e.conftest import KUBECTL, LineReader
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        from tests.e2e._node_agent import require_containerd
-
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    if request.param == "containerd":
-        assert not server.leftovers, f"processes outlived kyb server: {server.leftovers}"
+    yield from serve_node(request.param)
 
 
 @pytest.fixture
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
 
 
 def ephemeral_status(pod: dict[str, Any], name: str) -> dict[str, Any]:

@@ -26,36 +26,27 @@ from typing import Any
 import pytest
 
 from tests.e2e._node_agent import (
+    NODE_RUNTIMES,
     NodeServer,
     condition,
     container_status,
     leftover_processes,
-    require_containerd,
+    node_namespace,
+    serve_node,
     wait_for,
 )
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    assert not server.leftovers, f"processes outlived kyb killall: {server.leftovers}"
+    yield from serve_node(request.param, check_leftovers=True)
 
 
 @pytest.fixture
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    if node.server.proc is not None and node.server.proc.poll() is None:
-        node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
 
 
 def processes_with(cmdline: str) -> list[int]:

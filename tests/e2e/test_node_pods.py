@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,16 @@ from typing import Any
 import pytest
 
 from tests.e2e._node_agent import (
+    NODE_RUNTIMES,
     RFC3339,
     NodeServer,
+    assert_port_forward_serves,
     condition,
     container_status,
     free_port,
     iter_lines,
-    require_containerd,
+    node_namespace,
+    serve_node,
     unique,
     wait_for,
 )
@@ -36,25 +38,14 @@ from tests.needs import require_root
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    if request.param == "containerd":
-        assert not server.leftovers, f"processes outlived kyb server: {server.leftovers}"
+    yield from serve_node(request.param)
 
 
 @pytest.fixture
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
     remove_mount_targets()
 
 
@@ -516,24 +507,7 @@ def test_port_forward_reaches_server_in_pod(node: NodeServer, ns: str) -> None:
     )
     node.wait_running(ns, "web")
     reader = node.server.kubectl_bg("port-forward", "-n", ns, "pod/web", f":{port}")
-    try:
-        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
-        local = int(line.split("127.0.0.1:")[1].split()[0])
-
-        def fetch() -> str:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
-                    return resp.read().decode()
-            except OSError:
-                return ""
-
-        body = wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward")
-        assert body.strip() == token, body
-        # a second connection through the same forward
-        assert fetch().strip() == token
-    finally:
-        stderr = reader.stop()
-    assert "error" not in stderr.lower(), stderr
+    assert_port_forward_serves(reader, token)
 
 
 # --- hygiene of the process runtime --------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import os
 import ssl
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -29,7 +28,16 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import pytest
 
-from tests.e2e._node_agent import NodeServer, free_port, require_containerd, unique, wait_for
+from tests.e2e._node_agent import (
+    NODE_RUNTIMES,
+    NodeServer,
+    assert_port_forward_serves,
+    free_port,
+    node_namespace,
+    serve_node,
+    unique,
+    wait_for,
+)
 from tests.e2e.conftest import KUBECTL, LineReader
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
@@ -37,25 +45,14 @@ pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(240)]
 TIMEOUT = 20.0
 
 
-@pytest.fixture(scope="module", params=["process", "containerd"])
+@pytest.fixture(scope="module", params=NODE_RUNTIMES)
 def node(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    if request.param == "containerd":
-        require_containerd()
-    server = NodeServer(request.param)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-    if request.param == "containerd":
-        assert not server.leftovers, f"processes outlived kyb server: {server.leftovers}"
+    yield from serve_node(request.param)
 
 
 @pytest.fixture(scope="module")
 def ns(node: NodeServer) -> Iterator[str]:
-    name = node.namespace()
-    yield name
-    node.kubectl("delete", "pods", "--all", "-n", name, "--timeout=60s", check=False, timeout=90)
+    yield from node_namespace(node)
 
 
 @pytest.fixture(scope="module")
@@ -486,24 +483,7 @@ def test_kubectl_port_forward_over_classic_spdy(node: NodeServer, ns: str, web: 
         env=env,
     )
     reader = LineReader(proc)
-    try:
-        line = reader.wait_line(lambda s: s.startswith("Forwarding from 127.0.0.1:"), timeout=30)
-        local = int(line.split("127.0.0.1:")[1].split()[0])
-
-        def fetch() -> str:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5) as resp:
-                    return resp.read().decode()
-            except OSError:
-                return ""
-
-        assert (
-            wait_for(fetch, timeout=30, interval=0.5, what="a response through port-forward").strip() == token
-        )
-        assert fetch().strip() == token
-    finally:
-        stderr = reader.stop()
-    assert "error" not in stderr.lower(), stderr
+    assert_port_forward_serves(reader, token)
 
 
 async def _spdy_session(

@@ -137,6 +137,26 @@ def bad_request(message: str) -> StatusError:
     return StatusError(400, "BadRequest", message)
 
 
+def json_kind(value: Any) -> str:
+    """The JSON type of ``value`` as Go's encoding/json names it in an unmarshal error."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "null"
+
+
+def cannot_unmarshal(value: Any, go_type: str) -> StatusError:
+    """Upstream's 400 for a JSON value of the wrong type for ``go_type`` (encoding/json's UnmarshalTypeError)."""
+    return bad_request(f"json: cannot unmarshal {json_kind(value)} into Go value of type {go_type}")
+
+
 def method_not_allowed(message: str) -> StatusError:
     # upstream's 405s come from NewGenericServerResponse / NewMethodNotSupported, which always set
     # Details: an empty one still prints as ``"details":{}``

@@ -21,25 +21,10 @@ from kybernetes.api.validation import check_types
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
-def json_kind(value: Any) -> str:
-    """The JSON type of ``value`` as Go's encoding/json names it in an unmarshal error."""
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "null"
-
-
 def require_object(value: Any, go_type: str) -> dict[str, Any]:
     """``value`` if it is a JSON object, else upstream's 400 for unmarshalling it into ``go_type``."""
     if not isinstance(value, dict):
-        raise errors.bad_request(f"json: cannot unmarshal {json_kind(value)} into Go value of type {go_type}")
+        raise errors.cannot_unmarshal(value, go_type)
     return value
 
 
@@ -63,7 +48,7 @@ def check_metadata(kind: str, obj: dict[str, Any]) -> None:
     md = obj["metadata"]
     if not isinstance(md, dict):
         raise errors.bad_request(
-            f"json: cannot unmarshal {json_kind(md)} into Go struct field {kind}.metadata of type v1.ObjectMeta"
+            f"json: cannot unmarshal {errors.json_kind(md)} into Go struct field {kind}.metadata of type v1.ObjectMeta"
         )
 
     problems = check_types(OBJECT_META, md)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kybernetes._lib.procfs import start_time, stop_pid
 from kybernetes._lib.tasks import log_task_failure
 from kybernetes.apiserver.certs import ensure_pki
 from kybernetes.cli.model import EmbedEnv
@@ -304,16 +305,9 @@ async def run(args: argparse.Namespace) -> int:
 PID_FILE = "kyb.pid"  # in a server's data dir and in an agent's data dir: "<pid> <kernel start time>"
 
 
-def _start_time(pid: int) -> str:
-    try:
-        return Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def write_pid_file(path: Path) -> Path:
     with contextlib.suppress(OSError):
-        path.write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+        path.write_text(f"{os.getpid()} {start_time(os.getpid())}\n")
     return path
 
 
@@ -330,21 +324,7 @@ def _live_pid(path: Path) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    return pid if pid != os.getpid() and _start_time(pid) == start else None
-
-
-async def _stop_process(pid: int, grace: float = 45.0) -> None:
-    # lazy on purpose: the containerd modules load grpcio and the CRI stubs, which a process-runtime node never needs
-    from kybernetes.kubelet.runtimes.containerd_supervisor import wait_pid
-
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(wait_pid(pid), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        await asyncio.wait_for(wait_pid(pid), 10)
+    return pid if pid != os.getpid() and start_time(pid) == start else None
 
 
 def _killall_dirs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
@@ -366,7 +346,7 @@ async def killall(data_dir: Path | None, agent_dir: Path | None = None) -> int:
         pid = _live_pid(pid_path)
         if pid is not None:
             print(f"stopping kyb (pid {pid})", flush=True)
-            await _stop_process(pid)
+            await stop_pid(pid, 45.0)
         with contextlib.suppress(OSError):
             pid_path.unlink()
     stopped = 0

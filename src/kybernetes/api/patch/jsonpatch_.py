@@ -13,7 +13,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from kybernetes.api.errors import StatusError, bad_request, too_large
+from kybernetes.api.errors import StatusError, cannot_unmarshal, too_large
 from kybernetes.api.patch._common import deep_copy, unprocessable
 
 MAX_OPERATIONS = 10000
@@ -24,27 +24,15 @@ def validate_json_patch(patch_ops: Any) -> list[dict[str, Any]]:
     if patch_ops is None:
         return []
     if not isinstance(patch_ops, list):
-        raise bad_request(f"json: cannot unmarshal {_kind(patch_ops)} into Go value of type jsonpatch.Patch")
+        raise cannot_unmarshal(patch_ops, "jsonpatch.Patch")
     for op in patch_ops:
         if not isinstance(op, dict):
-            raise bad_request(f"json: cannot unmarshal {_kind(op)} into Go value of type jsonpatch.Operation")
+            raise cannot_unmarshal(op, "jsonpatch.Operation")
     if len(patch_ops) > MAX_OPERATIONS:
         raise too_large(
             f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(patch_ops)}"
         )
     return patch_ops
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string" if isinstance(value, str) else "null"
 
 
 def apply_json_patch(obj: dict[str, Any], patch_ops: list[dict[str, Any]]) -> dict[str, Any]:

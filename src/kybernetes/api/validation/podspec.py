@@ -497,6 +497,21 @@ def _validate_container(
     return out
 
 
+def _container_name(ctr: dict[str, Any], path: str, all_names: set[str]) -> list[Cause]:
+    """A container's name: required, a DNS-1123 label, unique across every kind of container of the pod
+    (``all_names`` collects the names seen so far)."""
+    name = _s(ctr.get("name"))
+    p = f.child(path, "name")
+    if not name:
+        return [f.required(p)]
+    out = f.invalid_each(p, name, names.is_dns1123_label(name))
+    if name in all_names:
+        out.append(f.duplicate(p, name))
+    else:
+        all_names.add(name)
+    return out
+
+
 def _validate_containers(
     containers: Any, path: str, volumes: set[str], all_names: set[str], *, is_init: bool, is_pod: bool
 ) -> list[Cause]:
@@ -505,15 +520,7 @@ def _validate_containers(
     for i, ctr in enumerate(_list(containers)):
         ctr = _dict(ctr)
         p = f.index(path, i)
-        name = _s(ctr.get("name"))
-        if not name:
-            out.append(f.required(f.child(p, "name")))
-        else:
-            out += f.invalid_each(f.child(p, "name"), name, names.is_dns1123_label(name))
-            if name in all_names:
-                out.append(f.duplicate(f.child(p, "name"), name))
-            else:
-                all_names.add(name)
+        out += _container_name(ctr, p, all_names)
         out += _validate_container(ctr, p, volumes, is_init=is_init, is_pod=is_pod)
         for j, port in enumerate(_list(ctr.get("ports"))):
             port = _dict(port)
@@ -566,15 +573,7 @@ def validate_ephemeral_containers(
     for i, ctr in enumerate(_list(containers)):
         ctr = _dict(ctr)
         p = f.index(path, i)
-        name = _s(ctr.get("name"))
-        if not name:
-            out.append(f.required(f.child(p, "name")))
-        else:
-            out += f.invalid_each(f.child(p, "name"), name, names.is_dns1123_label(name))
-            if name in all_names:
-                out.append(f.duplicate(f.child(p, "name"), name))
-            else:
-                all_names.add(name)
+        out += _container_name(ctr, p, all_names)
         target = _s(ctr.get("targetContainerName"))
         if target and target not in other_names:
             out.append(f.not_found(f.child(p, "targetContainerName"), target))

@@ -63,6 +63,7 @@ from typing import Any
 
 import grpc
 
+from kybernetes._lib.procfs import alive, start_time, stop_pid, wait_pid
 from kybernetes.kubelet.cri import api_pb2, api_pb2_grpc
 from kybernetes.kubelet.runtimes.containerd import remove_cgroup
 from kybernetes.kubelet.runtimes.images import PAUSE_IMAGE, ImageToolError, ensure_pause_image
@@ -187,7 +188,7 @@ class ContainerdSupervisor:
     @property
     def pid(self) -> int | None:
         if self._adopted is not None:
-            return self._adopted if _alive(self._adopted) else None
+            return self._adopted if alive(self._adopted) else None
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
 
     def running_pid(self) -> int | None:
@@ -195,7 +196,7 @@ class ContainerdSupervisor:
         try:
             pid_text, start_text = self.pid_path.read_text().split()[:2]
             pid = int(pid_text)
-            if _start_time(pid) == start_text and self._is_ours(pid):
+            if start_time(pid) == start_text and self._is_ours(pid):
                 return pid
         except (OSError, ValueError):
             pass
@@ -218,7 +219,7 @@ class ContainerdSupervisor:
 
     def _write_pid(self, pid: int) -> None:
         with contextlib.suppress(OSError):
-            self.pid_path.write_text(f"{pid} {_start_time(pid)}\n")
+            self.pid_path.write_text(f"{pid} {start_time(pid)}\n")
 
     # --- configuration -------------------------------------------------------------------------------
     def cni_conflist(self) -> dict[str, object]:
@@ -442,14 +443,7 @@ class ContainerdSupervisor:
     async def _terminate(self, grace: float = 10.0) -> None:
         if self._adopted is not None:
             pid, self._adopted = self._adopted, None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(wait_pid(pid), grace)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                await asyncio.wait_for(wait_pid(pid), 10)
+            await stop_pid(pid, grace)
             with contextlib.suppress(OSError):
                 self.pid_path.unlink()
             return
@@ -586,48 +580,6 @@ class ContainerdSupervisor:
     def leftovers(self) -> dict[str, Sequence[object]]:
         """What a clean shutdown should not leave: live shims, mounts under root_dir."""
         return {"shims": self._our_shims(), "mounts": self._our_mounts()}
-
-
-def _start_time(pid: int) -> str:
-    """The kernel start time of ``pid`` (field 22 of /proc/<pid>/stat), "" when it is gone."""
-    try:
-        return Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-async def wait_pid(pid: int) -> int | None:
-    """Wait for a process that is not our child to exit (a pidfd, else polling). Its exit code is unknown."""
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        fd = -1
-    if fd >= 0:
-        loop = asyncio.get_running_loop()
-        gone: asyncio.Future[None] = loop.create_future()
-
-        def exited() -> None:
-            if not gone.done():
-                gone.set_result(None)
-
-        loop.add_reader(fd, exited)
-        try:
-            await gone
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
-    else:
-        while _alive(pid):  # noqa: ASYNC110 -- no pidfd (kernel < 5.3): nothing to wait on but time
-            await asyncio.sleep(0.5)
-    return None
 
 
 def _write(path: str, text: str) -> None:

@@ -109,17 +109,14 @@ class PortForwardSession:
     async def run(self, messages: AsyncIterator[bytes]) -> None:
         """Process the peer's bytes until the transport ends or the peer sends GOAWAY."""
         try:
-            async for data in messages:
-                try:
-                    frames = self._reader.feed(data)
-                except spdy.ProtocolError as exc:
-                    log.info("port-forward: protocol error from the client: %s", exc)
-                    await self.send_frame(spdy.GoAway(self._last_stream, 1))
-                    return
-                for frame in frames:
-                    if isinstance(frame, spdy.GoAway):
-                        return
-                    await self._handle(frame)
+            await spdy.read_frames(
+                messages,
+                self._reader,
+                self._handle,
+                self.send_frame,
+                lambda: self._last_stream,
+                "port-forward",
+            )
         finally:
             await self.close()
 

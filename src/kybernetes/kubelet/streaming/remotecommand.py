@@ -176,17 +176,9 @@ class SpdyRemoteCommand:
     async def run(self, messages: AsyncIterator[bytes]) -> None:
         """Process the client's bytes until the transport ends or the client sends GOAWAY."""
         try:
-            async for data in messages:
-                try:
-                    frames = self._reader.feed(data)
-                except spdy.ProtocolError as exc:
-                    log.info("remote command: protocol error from the client: %s", exc)
-                    await self._frame(spdy.GoAway(self._last_stream, 1))
-                    return
-                for frame in frames:
-                    if isinstance(frame, spdy.GoAway):
-                        return
-                    await self._handle(frame)
+            await spdy.read_frames(
+                messages, self._reader, self._handle, self._frame, lambda: self._last_stream, "remote command"
+            )
         finally:
             self.client_gone.set()
             self._close_stdin()

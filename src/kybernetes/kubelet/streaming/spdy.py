@@ -13,15 +13,19 @@ connection, and every header block ends with a sync flush.
 
 ``FrameReader`` parses frames incrementally from arbitrary chunks (over websocket, message boundaries
 need not match frames); ``FrameWriter`` encodes them. Both keep the connection's zlib state, so one of
-each per connection and direction.
+each per connection and direction. ``read_frames`` is the receive loop the SPDY sessions (remote command
+and port-forward) share.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 VERSION = 3
 
@@ -403,3 +407,28 @@ class FrameReader:
         except struct.error as exc:
             raise ProtocolError(f"truncated control frame of type {type_}: {exc}") from exc
         return UnknownControl(type_, flags, payload)
+
+
+# --- receiving on a connection -------------------------------------------------------------------------
+async def read_frames(
+    messages: AsyncIterator[bytes],
+    reader: FrameReader,
+    handle: Callable[[Frame], Awaitable[None]],
+    send: Callable[[Frame], Awaitable[None]],
+    last_stream: Callable[[], int],
+    what: str,
+) -> None:
+    """Parse the peer's bytes and pass each frame to ``handle`` until the transport ends or the peer sends
+    GOAWAY; bytes that are not SPDY end it too, with our GOAWAY (PROTOCOL_ERROR, after the last stream we
+    accepted) as upstream's connection does."""
+    async for data in messages:
+        try:
+            frames = reader.feed(data)
+        except ProtocolError as exc:
+            log.info("%s: protocol error from the client: %s", what, exc)
+            await send(GoAway(last_stream(), PROTOCOL_ERROR))
+            return
+        for frame in frames:
+            if isinstance(frame, GoAway):
+                return
+            await handle(frame)
